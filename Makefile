@@ -1,0 +1,43 @@
+# Two commands matter: `make demo` and `make test`. Both install what they need on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install jars demo test lint typecheck unit integration bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -U pip
+	$(PY) -m pip install -q -e '.[test,bench]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+jars: $(STAMP)
+	$(PY) -m harness.jars
+
+demo: jars
+	$(PY) -m harness.demo $(DEMO_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check protocol proxy harness tests bench
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy protocol proxy harness
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
+
+integration: jars
+	$(PY) -m pytest tests/integration -q $(PYTEST_ARGS)
+
+test: jars lint typecheck
+	$(PY) -m pytest tests -q -rs $(PYTEST_ARGS)
+
+bench: jars
+	$(PY) -m bench.codec_bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
