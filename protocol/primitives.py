@@ -39,7 +39,7 @@ class UnsignedVarInt(cs.Construct):  # type: ignore[misc]
     def _parse(self, stream: io.BytesIO, context: Any, path: str) -> int:
         value = 0
         for shift in range(0, 35, 7):
-            byte = stream_read(stream, 1, path)[0]
+            byte: int = stream_read(stream, 1, path)[0]
             value |= (byte & 0x7F) << shift
             if not byte & 0x80:
                 return value

@@ -224,7 +224,9 @@ def layout(spec: MessageSpec, version: int) -> cs.Construct:
     return compiled
 
 
-_DECODE_FAILURES = (cs.ConstructError, ValueError, UnicodeDecodeError, OverflowError, IndexError, struct.error)
+_DECODE_FAILURES = (
+    cs.ConstructError, ValueError, UnicodeDecodeError, OverflowError, IndexError, struct.error
+)
 
 
 def decode(spec: MessageSpec, version: int, data: bytes | bytearray | memoryview) -> cs.Container:
