@@ -27,10 +27,11 @@ from typing import Any
 import construct as cs
 
 from protocol.errors import DecodeError, LocalProtocolError, UnsupportedVersion
-from protocol.primitives import KArray, UVarInt, default_for, primitive
+from protocol.primitives import Int8, KArray, UVarInt, default_for, primitive
 
 MAX_VERSION = 0x7FFF
 UNKNOWN_TAGS = "_unknown_tags"
+NULL = "null"  # a `default` of "null" means null, exactly as in Kafka's JSON
 
 
 def versions(spec: str) -> tuple[int, int]:
@@ -51,7 +52,7 @@ def in_range(version: int, rng: tuple[int, int]) -> bool:
 
 @dataclass(frozen=True)
 class Field:
-    """One field of a message or struct, as in Kafka's JSON (type names included)."""
+    """One field of a message or struct, as in Kafka's JSON (type names included; `default=NULL` = null)."""
 
     name: str
     type: str
@@ -161,6 +162,25 @@ class KStruct(cs.Construct):  # type: ignore[misc]
             cs.core.stream_write(stream, data, len(data), path)
 
 
+class NullableStruct(cs.Construct):  # type: ignore[misc]
+    """A nullable struct (KIP-893): an int8 marker, -1 for null and 1 before a present struct."""
+
+    def __init__(self, struct: KStruct) -> None:
+        super().__init__()
+        self.struct = struct
+
+    def _parse(self, stream: io.BytesIO, context: Any, path: str) -> cs.Container | None:
+        if Int8._parse(stream, context, path) < 0:
+            return None
+        return self.struct._parse(stream, context, path)
+
+    def _build(self, obj: Any, stream: io.BytesIO, context: Any, path: str) -> Any:
+        Int8._build(-1 if obj is None else 1, stream, context, path)
+        if obj is not None:
+            self.struct._build(obj, stream, context, path)
+        return obj
+
+
 def _fresh(value: Any) -> Any:
     """Defaults may be shared containers; hand the builder a value it cannot mutate by accident."""
     return list(value) if isinstance(value, list) else value
@@ -176,11 +196,11 @@ def _compile_field(f: Field, version: int, flexible: bool) -> cs.Construct:
         return primitive(f.type, flexible, nullable)
     if f.is_array:
         return KArray(element, flexible, nullable)
-    return element
+    return NullableStruct(element) if nullable else element
 
 
 def _default(f: Field, version: int) -> Any:
-    if f.tag is not None:
+    if f.tag is not None or f.default == NULL:
         return None
     if f.is_array:
         return []
