@@ -1,0 +1,100 @@
+"""Process lifecycle: setup, start, serve until a signal, shut down within a timeout.
+
+One place owns every listener, the upstream monitors, the admin server and the switch, so
+shutdown is one ordered walk: stop accepting, close clients, stop background tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from typing import Any
+
+import uvloop
+
+from proxy.admin import build_admin_app, start_admin
+from proxy.audit import AuditLog
+from proxy.config import ProxyConfig, read_admin_token
+from proxy.context import ProxyContext
+from proxy.control import Control
+from proxy.log import proxy as log
+from proxy.metrics import Metrics
+from proxy.relay import ClientConnection
+
+
+class ProxyServer:
+    """Everything one proxy process runs."""
+
+    def __init__(self, config: ProxyConfig, metrics: Metrics | None = None) -> None:
+        self.config = config
+        self.metrics = metrics or Metrics()
+        self.context = ProxyContext(config, self.metrics)
+        self.control = Control(self.context)
+        self._servers: list[asyncio.Server] = []
+        self._admin_runner: Any = None
+        self.bootstrap_port = config.listeners.bootstrap_port
+        self.admin_port = config.admin.port
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        ctx = self.context
+        for name, monitor in ctx.monitors.items():
+            ctx.spawn(monitor.run(), f"monitor-{name}")
+        await self._wait_first_views()
+        listeners = self.config.listeners
+        bootstrap = await loop.create_server(lambda: ClientConnection(ctx, None), listeners.bind_host,
+                                             listeners.bootstrap_port, reuse_address=True)
+        self.bootstrap_port = bootstrap.sockets[0].getsockname()[1]
+        self._servers.append(bootstrap)
+        for node in range(listeners.max_brokers):
+            server = await loop.create_server(lambda n=node: ClientConnection(ctx, n), listeners.bind_host,  # type: ignore[misc]
+                                              self.config.broker_port(node), reuse_address=True)
+            self._servers.append(server)
+        await self._start_admin()
+        log.info("proxy listening: bootstrap %s:%d, brokers %s:%d-%d, active cluster %s",
+                 listeners.advertised_host, self.bootstrap_port, listeners.advertised_host,
+                 self.config.broker_port(0), self.config.broker_port(listeners.max_brokers - 1), ctx.active)
+
+    async def _wait_first_views(self, timeout_s: float = 10.0) -> None:
+        """Give the monitors a moment so the first clients see real API versions."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while asyncio.get_running_loop().time() < deadline:
+            if all(m.view.updated_at for m in self.context.monitors.values()):
+                return
+            await asyncio.sleep(0.05)
+
+    async def _start_admin(self) -> None:
+        admin = self.config.admin
+        app = build_admin_app(self.control, self.metrics, read_admin_token(self.config), AuditLog(admin.audit_log))
+        self._admin_runner, port = await start_admin(app, admin.bind_host, admin.port)
+        self.admin_port = port
+
+    async def stop(self, timeout_s: float = 5.0) -> None:
+        for server in self._servers:
+            server.close()
+        self.context.disconnect_all("proxy shutting down")
+        for server in self._servers:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(server.wait_closed(), timeout_s)
+        if self._admin_runner is not None:
+            await self._admin_runner.cleanup()
+        await self.control.close()
+        await self.context.cancel_tasks()
+
+
+async def serve(config: ProxyConfig) -> None:
+    server = ProxyServer(config)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await server.stop()
+
+
+def run(config: ProxyConfig) -> int:
+    uvloop.run(serve(config))
+    return 0

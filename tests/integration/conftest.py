@@ -1,0 +1,20 @@
+"""Proxy fixtures on top of the harness's clusters (tests/conftest.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from harness.proxy_thread import ProxyThread, proxy_config
+
+
+@pytest.fixture(scope="session")
+def proxy_ab(cluster_a: Any, cluster_b: Any) -> Iterator[ProxyThread]:
+    """A proxy in front of single-node A and B, A active."""
+    proxy = ProxyThread(proxy_config({"A": cluster_a.bootstrap, "B": cluster_b.bootstrap}, "A")).start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
