@@ -42,6 +42,8 @@ class UnsignedVarInt(cs.Construct):  # type: ignore[misc]
             byte: int = stream_read(stream, 1, path)[0]
             value |= (byte & 0x7F) << shift
             if not byte & 0x80:
+                if value > 0xFFFFFFFF:  # 5 bytes hold 35 bits; accept only what we can write back
+                    raise cs.ConstructError(f"unsigned varint beyond 32 bits at {path}")
                 return value
         raise cs.ConstructError(f"unsigned varint longer than 5 bytes at {path}")
 
