@@ -24,7 +24,7 @@ class Pending:
     api_version: int
     started_ns: int
     local: bool = False
-    answer: list[bytes | memoryview] | None = field(default=None)
+    answer: list[bytes] | None = field(default=None)
 
 
 class ResponseOrder:
@@ -51,7 +51,7 @@ class ResponseOrder:
         return entry
 
     def answer_locally(
-        self, correlation_id: int, api_key: int, api_version: int, now_ns: int, frame: list[bytes | memoryview]
+        self, correlation_id: int, api_key: int, api_version: int, now_ns: int, frame: list[bytes]
     ) -> None:
         self._queue.append(Pending(correlation_id, api_key, api_version, now_ns, True, frame))
 

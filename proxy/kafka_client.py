@@ -70,7 +70,7 @@ class KafkaConnection:
         theirs = self.versions.get(module.API_KEY)
         if theirs is None:
             raise KafkaClientError(f"broker does not support api {module.API_KEY}")
-        top = min(ours_high, theirs[1], highest if highest is not None else ours_high)
+        top: int = min(ours_high, theirs[1], highest if highest is not None else ours_high)
         if top < max(ours_low, theirs[0]):
             raise KafkaClientError(f"no common version for api {module.API_KEY}")
         return top

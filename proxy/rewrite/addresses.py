@@ -29,7 +29,6 @@ def rewrite_broker(broker: Any, mapper: NodeMapper, id_field: str = "NodeId") ->
 def rewrite_metadata(msg: Any, version: int, mapper: NodeMapper) -> None:
     for broker in msg.Brokers:
         rewrite_broker(broker, mapper)
-    msg.Brokers.sort(key=lambda b: b.NodeId)
     if "ClusterId" in msg:
         msg.ClusterId = mapper.cluster_id
     if "ControllerId" in msg:
@@ -64,7 +63,6 @@ def rewrite_describe_cluster(msg: Any, version: int, mapper: NodeMapper) -> None
     msg.ControllerId = mapper.node(msg.ControllerId)
     for broker in msg.Brokers:
         rewrite_broker(broker, mapper, "BrokerId")
-    msg.Brokers.sort(key=lambda b: b.BrokerId)
 
 
 def rewrite_describe_topic_partitions(msg: Any, version: int, mapper: NodeMapper) -> None:

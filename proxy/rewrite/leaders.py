@@ -30,7 +30,6 @@ def rewrite_node_endpoints(msg: Any, mapper: NodeMapper) -> None:
         endpoint.NodeId = virtual
         endpoint.Host = mapper.host
         endpoint.Port = mapper.port(virtual)
-    endpoints.sort(key=lambda e: e.NodeId)
 
 
 def rewrite_produce(msg: Any, version: int, mapper: NodeMapper) -> None:
