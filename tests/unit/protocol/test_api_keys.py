@@ -35,7 +35,11 @@ REMOVED_IN_4_0 = {
 
 def test_api_keys_are_contiguous_from_produce_to_unregister_controller() -> None:
     assert [int(k) for k in ApiKey] == list(range(95))
-    assert ApiKey.PRODUCE == 0 and ApiKey.API_VERSIONS == 18 and ApiKey.UNREGISTER_CONTROLLER == 94
+    assert (ApiKey(0), ApiKey(18), ApiKey(94)) == (
+        ApiKey.PRODUCE,
+        ApiKey.API_VERSIONS,
+        ApiKey.UNREGISTER_CONTROLLER,
+    )
 
 
 def test_every_key_with_versions_is_in_the_table() -> None:
