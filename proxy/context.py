@@ -155,7 +155,7 @@ class ProxyContext:
     def answer_locally(self, client: ClientConnection, header: RequestHeader, frame: memoryview
                        ) -> list[bytes] | None:
         if header.api_key == 18:
-            version, body = self.api_versions.respond(header.api_version, frame[header.header_length:],
+            _version, body = self.api_versions.respond(header.api_version, frame[header.header_length:],
                                                       client.virtual_node)
             payload = _INT32.pack(header.correlation_id) + body
             return [_INT32.pack(len(payload)) + payload]

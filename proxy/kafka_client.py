@@ -9,6 +9,7 @@ library. One connection, pipelined requests, versions chosen from the broker's A
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import struct
 from types import ModuleType
@@ -112,7 +113,5 @@ class KafkaConnection:
     async def close(self) -> None:
         self._reader_task.cancel()
         self._writer.close()
-        try:
+        with contextlib.suppress(OSError):
             await self._writer.wait_closed()
-        except OSError:
-            pass

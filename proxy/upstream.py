@@ -9,14 +9,15 @@ Metadata over the proxy's own connection and publishes an immutable `ClusterView
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from proxy.kafka_client import KafkaClientError, KafkaConnection
-from proxy.log import upstream as log
 from protocol.errors import ProtocolError
 from protocol.messages import metadata
+from proxy.kafka_client import KafkaClientError, KafkaConnection
+from proxy.log import upstream as log
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +61,8 @@ class UpstreamMonitor:
         while True:
             self._publish(await self.poll_once())
             self._poked.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._poked.wait(), self.interval_s)
-            except TimeoutError:
-                pass
 
     async def poll_once(self) -> ClusterView:
         last_error = "no bootstrap servers"
