@@ -181,7 +181,8 @@ class ClusterAdmin:
                 return last
             window *= 8
 
-    async def _batches(self, tp: TopicPartition, leader: int, start: int, end: int) -> list[tuple[RecordBatchHeader, Record]]:
+    async def _batches(self, tp: TopicPartition, leader: int, start: int, end: int
+                       ) -> list[tuple[RecordBatchHeader, Record]]:
         out: list[tuple[RecordBatchHeader, Record]] = []
         position = start
         while position < end:
