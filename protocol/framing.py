@@ -4,8 +4,10 @@ Two tools, for two ways of handling a byte stream:
 
 `FrameSplitter` is for code that looks at whole frames. It owns one receive buffer (a `bytearray`
 plus a read offset, in the style of h11's `ReceiveBuffer`) and has three outcomes per call: a frame,
-`None` (need more bytes) or `FrameTooLarge`. The size prefix is checked as soon as its 4 bytes are
-buffered, so a hostile prefix is refused before any of its body has to be kept.
+`None` (need more bytes) or `FrameTooLarge`. `feed()` never raises; `next_frame()` checks a size prefix
+as soon as its 4 bytes are buffered, so a caller that drains frames after every `feed()` refuses a
+hostile prefix before any more of its body is kept. After `FrameTooLarge` the stream is unusable and
+every later `next_frame()` raises it again.
 
 Memory contract of `next_frame()`: the memoryview it returns is a slice of the receive buffer, with no
 copy of the body. It is valid and unchanged at least until the next `feed()`. Consumed bytes are
