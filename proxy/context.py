@@ -48,6 +48,8 @@ class RequestGate(Protocol):
 
     def observe_answer(self, client: ClientConnection, entry: Pending) -> None: ...
 
+    def rewrite_request(self, header: RequestHeader, frame: memoryview) -> bytes | None: ...
+
 
 class ProxyContext:
     """State shared by every connection of one proxy process."""
@@ -163,6 +165,13 @@ class ProxyContext:
             answer = gate.intercept(client, header, frame)
             if answer is not None:
                 return answer
+        return None
+
+    def rewrite_request(self, header: RequestHeader, frame: memoryview) -> bytes | None:
+        for gate in self.gates:
+            rewritten = gate.rewrite_request(header, frame)
+            if rewritten is not None:
+                return rewritten
         return None
 
     def on_upstream_answer(self, client: ClientConnection, entry: Pending) -> None:

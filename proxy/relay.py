@@ -136,12 +136,15 @@ class ClientConnection(asyncio.Protocol):
         now = time.perf_counter_ns()
         local = self.context.answer_locally(self, header, frame)
         if local is not None:
-            self._order.answer_locally(header.correlation_id, key, version, now, local)
-            self._flush()
+            if local:  # an empty answer swallows the request (a fenced acks=0 Produce)
+                self._order.answer_locally(header.correlation_id, key, version, now, local)
+                self._flush()
             return
         out: bytes | memoryview = frame
         if key in REQUEST_REWRITERS and key in MESSAGES and self.route is not None:
             out = self._rewrite_request(frame, header.header_length, key, version)
+        elif key == 22:
+            out = self.context.rewrite_request(header, frame) or frame
         if not (key == 0 and _produce_acks(frame, header.header_length, version) == 0):
             self._order.expect_upstream(header.correlation_id, key, version, now)
         self._send_upstream(_SIZE.pack(len(out)) + bytes(out))
