@@ -70,3 +70,19 @@ def driven(n: int, m: SwitchMachine | None = None) -> SwitchMachine:
     for event in HAPPY[:n]:
         m.handle(event)
     return m
+
+
+def planned_run(m: SwitchMachine, switch_id: str, target: str, t0: int) -> SwitchMachine:
+    """Feed a complete, successful planned switch from the active cluster to `target`."""
+    events: list[ev.Event] = [
+        requested(switch_id=switch_id, source=m.active, target=target, now=t0),
+        ev.ProduceFenced(now=t0 + 10), ev.InFlightDrained(now=t0 + 20, drained_count=0),
+        ev.TransactionsChecked(now=t0 + 30, open_transactions=()),
+        ev.MirrorChecked(now=t0 + 40, partitions=MIRROR), ev.GroupOffsetsChecked(now=t0 + 50, groups=GROUPS_OK),
+        ev.ActiveFlipped(now=t0 + 60, epoch=m.epoch + 1), ev.ClientsDisconnected(now=t0 + 70, count=2),
+        ev.ClientRejoined(now=t0 + 80, client_id="c1", group="billing"),
+        ev.ClientRejoined(now=t0 + 90, client_id="c2", group="billing"),
+    ]
+    for event in events:
+        m.handle(event)
+    return m

@@ -1,0 +1,109 @@
+"""The per-request fence: sticky produce refusals, and which transaction calls pass while fenced."""
+
+from __future__ import annotations
+
+import pytest
+
+from proxy.switch.fencing import (
+    ADD_OFFSETS_TO_TXN,
+    ADD_PARTITIONS_TO_TXN,
+    COORDINATOR_LOAD_IN_PROGRESS,
+    END_TXN,
+    FORWARD,
+    INIT_PRODUCER_ID,
+    NOT_LEADER_OR_FOLLOWER,
+    PRODUCE,
+    TXN_OFFSET_COMMIT,
+    ProduceFence,
+    ProduceVerdict,
+    TransactionFence,
+)
+
+P0, P1 = ("orders", 0), ("orders", 1)
+
+
+def test_unfenced_produce_is_forwarded() -> None:
+    assert ProduceFence().decide([P0, P1], producer_id=7) == FORWARD
+
+
+def test_fenced_produce_is_refused_whole_with_not_leader() -> None:
+    fence = ProduceFence()
+    fence.fence()
+    assert fence.decide([P0, P1], producer_id=7) == ProduceVerdict(False, (P0, P1), NOT_LEADER_OR_FOLLOWER)
+    assert fence.refusals == 2
+
+
+def test_a_refused_partition_stays_refused_until_unfence_even_for_an_open_transaction() -> None:
+    txns = TransactionFence()
+    fence = ProduceFence(txns)
+    fence.fence()
+    assert not fence.decide([P0], producer_id=7, transactional_id="tx").forward
+    txns.started("tx")  # e.g. an AddOffsetsToTxn answered late
+    assert not fence.decide([P0], producer_id=7, transactional_id="tx").forward
+    assert fence.decide([P1], producer_id=7, transactional_id="tx").forward
+    assert fence.was_refused(7, P0) and not fence.was_refused(7, P1)
+
+
+def test_a_request_with_one_refused_partition_is_refused_whole() -> None:
+    txns = TransactionFence()
+    txns.started("tx")
+    fence = ProduceFence(txns)
+    fence.fence()
+    fence.decide([P0], producer_id=7)  # the same producer, not transactional: refused
+    verdict = fence.decide([P0, P1], producer_id=7, transactional_id="tx")
+    assert verdict == ProduceVerdict(False, (P0, P1), NOT_LEADER_OR_FOLLOWER)
+    assert fence.was_refused(7, P1)
+
+
+def test_an_open_transaction_finishes_while_other_producers_are_refused() -> None:
+    txns = TransactionFence()
+    txns.started("tx")
+    fence = ProduceFence(txns)
+    fence.fence()
+    assert not fence.decide([P0], producer_id=-1).forward  # non-idempotent producer
+    assert not fence.decide([P0], producer_id=8).forward  # idempotent producer
+    assert fence.decide([P0, P1], producer_id=9, transactional_id="tx") == FORWARD
+    txns.ended("tx")
+    assert not fence.decide([P0], producer_id=9, transactional_id="tx").forward  # its next transaction (TV2)
+
+
+def test_unfence_forwards_again_and_a_new_fence_starts_afresh() -> None:
+    fence = ProduceFence()
+    fence.fence()
+    fence.decide([P0], producer_id=7)
+    fence.unfence()
+    assert fence.decide([P0], producer_id=7) == FORWARD and not fence.was_refused(7, P0)
+    fence.fence()
+    assert not fence.was_refused(7, P0) and fence.fenced
+
+
+@pytest.mark.parametrize("api_key, transactional_id, is_open, refusal", [
+    (INIT_PRODUCER_ID, "tx", False, COORDINATOR_LOAD_IN_PROGRESS),
+    (INIT_PRODUCER_ID, "tx", True, None),      # it aborts the open transaction: helps the drain
+    (INIT_PRODUCER_ID, None, False, None),     # idempotent producer: opens nothing
+    (ADD_PARTITIONS_TO_TXN, "tx", False, COORDINATOR_LOAD_IN_PROGRESS),
+    (ADD_PARTITIONS_TO_TXN, "tx", True, None),
+    (ADD_OFFSETS_TO_TXN, "tx", False, COORDINATOR_LOAD_IN_PROGRESS),
+    (ADD_OFFSETS_TO_TXN, "tx", True, None),
+    (END_TXN, "tx", True, None),               # commit or abort: how transactions close
+    (END_TXN, "tx", False, None),
+    (TXN_OFFSET_COMMIT, "tx", False, None),    # fatal for librdkafka if refused
+    (PRODUCE, "tx", False, None),              # decided by ProduceFence
+    (3, None, False, None),                    # Metadata
+])
+def test_transaction_fence_table(api_key: int, transactional_id: str | None, is_open: bool,
+                                 refusal: int | None) -> None:
+    txns = TransactionFence()
+    if is_open and transactional_id:
+        txns.started(transactional_id)
+    assert txns.refusal(api_key, transactional_id) is None  # not fenced: everything passes
+    txns.fence()
+    assert txns.refusal(api_key, transactional_id) == refusal
+    assert txns.refusals == (0 if refusal is None else 1)
+
+
+def test_transaction_fence_lifts() -> None:
+    txns = TransactionFence()
+    txns.fence()
+    txns.unfence()
+    assert not txns.fenced and txns.refusal(ADD_PARTITIONS_TO_TXN, "tx") is None
