@@ -30,7 +30,8 @@ class ProxyServer:
         self.config = config
         self.metrics = metrics or Metrics()
         self.context = ProxyContext(config, self.metrics)
-        self.control = Control(self.context)
+        self.audit = AuditLog(config.admin.audit_log)
+        self.control = Control(self.context, self.audit)
         self._servers: list[asyncio.Server] = []
         self._admin_runner: Any = None
         self.bootstrap_port = config.listeners.bootstrap_port
@@ -66,7 +67,7 @@ class ProxyServer:
 
     async def _start_admin(self) -> None:
         admin = self.config.admin
-        app = build_admin_app(self.control, self.metrics, read_admin_token(self.config), AuditLog(admin.audit_log))
+        app = build_admin_app(self.control, self.metrics, read_admin_token(self.config), self.audit)
         self._admin_runner, port = await start_admin(app, admin.bind_host, admin.port)
         self.admin_port = port
 

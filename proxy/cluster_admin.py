@@ -99,7 +99,15 @@ class ClusterAdmin:
             version = conn.pick_version(module, highest)  # type: ignore[arg-type]
             return await conn.request(module, version, body, self.timeout_s)  # type: ignore[arg-type]
         except KafkaClientError as exc:
+            await self._forget(conn)
             raise AdminError(f"cluster {self.name}: {exc}") from exc
+
+    async def _forget(self, conn: KafkaConnection) -> None:
+        """Drop a connection that failed, so the next request opens a fresh one."""
+        for key, known in list(self._conns.items()):
+            if known is conn:
+                del self._conns[key]
+        await conn.close()
 
     async def partitions(self) -> dict[TopicPartition, PartitionInfo]:
         """Every partition of every topic, with its leader, from one Metadata call."""
@@ -206,14 +214,16 @@ class ClusterAdmin:
             found.extend(t.TransactionalId for t in response.TransactionStates)
         return sorted(set(found))
 
-    async def groups(self) -> list[str]:
-        """Consumer group ids over every broker (classic and KIP-848 groups)."""
+    async def group_states(self) -> dict[str, bool]:
+        """Consumer group id -> has live members, over every broker (classic and KIP-848 groups)."""
         await self.partitions()
-        found: set[str] = set()
+        found: dict[str, bool] = {}
         for node in sorted(self.brokers):
             response = await self._request(list_groups, {"StatesFilter": [], "TypesFilter": []}, node)
-            found.update(g.GroupId for g in response.Groups if g.ProtocolType in ("consumer", ""))
-        return sorted(found)
+            for g in response.Groups:
+                if g.ProtocolType in ("consumer", ""):
+                    found[g.GroupId] = g.get("GroupState", "Stable") not in ("Empty", "Dead")
+        return dict(sorted(found.items()))
 
     async def _coordinator(self, group: str) -> int:
         response = await self._request(find_coordinator, {"Key": group, "KeyType": 0, "CoordinatorKeys": [group]})

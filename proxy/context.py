@@ -194,9 +194,9 @@ class ProxyContext:
             log.info("advertised API versions recomputed from %s (features epoch %d)",
                      ", ".join(v.name for v in reachable), self.api_versions.advertised.features_epoch)
 
-    def set_active(self, cluster: str) -> None:
+    def set_active(self, cluster: str, epoch: int) -> None:
         self.active = cluster
-        self.switch_epoch += 1
+        self.switch_epoch = epoch
         self.metrics.set_active(cluster)
         self.metrics.switch_epoch.set(self.switch_epoch)
 

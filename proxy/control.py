@@ -1,7 +1,7 @@
 """What the admin API may ask of the proxy: status, readiness, fences and switches.
 
 The admin layer only knows the `ProxyControl` protocol; this class binds it to the running proxy
-and, for switches, to the executor that drives the pure switch state machine.
+and, for switches and fences, to the executor that drives the pure switch state machine.
 """
 
 from __future__ import annotations
@@ -9,32 +9,46 @@ from __future__ import annotations
 from typing import Any
 
 from proxy.admin import SwitchRejected
+from proxy.audit import AuditLog
 from proxy.context import ProxyContext
+from proxy.switch_executor import SwitchExecutor, SwitchRefused
 
 
 class Control:
     """The running proxy as seen by the admin API."""
 
-    def __init__(self, context: ProxyContext) -> None:
+    def __init__(self, context: ProxyContext, audit: AuditLog | None = None) -> None:
         self.context = context
+        self.executor = SwitchExecutor(context, audit)
 
     def status(self) -> dict[str, Any]:
-        return self.context.status()
+        return {**self.context.status(), "switch": self.executor.status()}
 
     def is_ready(self) -> bool:
         return self.context.is_ready()
 
     def start_switch(self, target: str, mode: str, dry_run: bool, timeout_s: float) -> str:
-        raise SwitchRejected("switching is not implemented yet")
+        if target not in self.context.config.clusters:
+            raise SwitchRejected(f"unknown cluster {target!r}")
+        try:
+            return self.executor.start_switch(target, mode, dry_run, timeout_s)
+        except SwitchRefused as exc:
+            raise SwitchRejected(str(exc)) from exc
 
     def switch_record(self, switch_id: str) -> dict[str, Any] | None:
-        return None
+        return self.executor.record(switch_id)
 
     def fence(self) -> dict[str, Any]:
-        raise SwitchRejected("fencing is not implemented yet")
+        try:
+            return self.executor.fence()
+        except SwitchRefused as exc:
+            raise SwitchRejected(str(exc)) from exc
 
     def unfence(self) -> dict[str, Any]:
-        raise SwitchRejected("fencing is not implemented yet")
+        try:
+            return self.executor.unfence()
+        except SwitchRefused as exc:
+            raise SwitchRejected(str(exc)) from exc
 
     async def close(self) -> None:
-        return None
+        await self.executor.close()

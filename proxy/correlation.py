@@ -44,6 +44,9 @@ class ResponseOrder:
         """Requests forwarded to the broker and not answered yet (what DRAIN waits for)."""
         return len(self._upstream_waiting)
 
+    def outstanding(self, api_keys: frozenset[int]) -> int:
+        return sum(1 for entry in self._upstream_waiting if entry.api_key in api_keys)
+
     def expect_upstream(self, correlation_id: int, api_key: int, api_version: int, now_ns: int) -> Pending:
         entry = Pending(correlation_id, api_key, api_version, now_ns)
         self._queue.append(entry)

@@ -171,6 +171,10 @@ class ClientConnection(asyncio.Protocol):
     def upstream_outstanding(self) -> int:
         return self._order.upstream_outstanding
 
+    def outstanding(self, api_keys: frozenset[int]) -> int:
+        """Requests of these APIs forwarded upstream and not answered yet (what DRAIN waits for)."""
+        return self._order.outstanding(api_keys)
+
     # -- responses -----------------------------------------------------------------------------------
 
     def on_response(self, frame: memoryview) -> None:
