@@ -113,7 +113,8 @@ _rows([Step.CHECKING_GROUPS], (ev.GroupOffsetsChecked, catch_up.on_groups))
 _rows([Step.WRITING_GROUPS], (ev.GroupOffsetsWritten, catch_up.on_written))
 _rows([Step.FLIPPING],
       (ev.ActiveFlipped, lifecycle.flipped), (ev.CheckFailed, lifecycle.check_failed),
-      (ev.SourceUnreachable, lifecycle.ignore))
+      (ev.SourceUnreachable, lifecycle.ignore),
+      (ev.ClientRejoined, lifecycle.ignore))  # a join completing before the flip is on the source
 _rows([Step.REJOINING],
       (ev.ClientsDisconnected, lifecycle.disconnected), (ev.ClientRejoined, lifecycle.rejoined),
       (ev.TimeoutElapsed, lifecycle.rejoin_window_over), (ev.CheckFailed, lifecycle.note_after_flip),
@@ -134,12 +135,17 @@ def step(state: SwitchState, event: ev.Event) -> Transition:
     return handler(state, event)
 
 
+TIMER_SLACK_MS = 50
+"""A timer for the current phase counts from this long before its deadline: an event loop may run a
+timer a hair early, and `now` truncated to whole milliseconds can then read one below `at`."""
+
+
 def _stale(state: SwitchState, event: ev.TimeoutElapsed) -> bool:
-    """A timer for another phase, or one that fired before the current phase's deadline."""
+    """A timer for another phase, or one that fired well before the current phase's deadline."""
     run = state.run
     if not state.running or run is None or event.phase != state.phase:
         return True
-    return run.phase_deadline is None or event.now < run.phase_deadline
+    return run.phase_deadline is None or event.now < run.phase_deadline - TIMER_SLACK_MS
 
 
 class SwitchMachine:

@@ -201,6 +201,21 @@ def test_stale_timeouts_are_ignored(n: int, phase: Phase, now: int) -> None:
     assert m.state == before
 
 
+def test_a_group_join_completing_before_the_flip_does_not_count_as_a_rejoin() -> None:
+    m = driven(6)
+    assert m.handle(ev.ClientRejoined(now=55, client_id="c1", group="billing")) == []
+    m.handle(HAPPY[6])
+    m.handle(HAPPY[7])
+    m.handle(HAPPY[8])
+    assert m.phase is Phase.SWITCH  # c2 has not rejoined on B yet
+
+
+def test_a_timer_firing_a_hair_early_still_counts() -> None:
+    m = driven(2)  # drain deadline 2_010
+    actions = m.handle(ev.TimeoutElapsed(now=2_009, phase=Phase.DRAIN))
+    assert UnfenceProduce() in actions and m.phase is Phase.ABORTING
+
+
 def test_machine_keeps_every_switch_record() -> None:
     m = driven(10)
     assert isinstance(m, SwitchMachine) and set(m.records) == {"s1"}
