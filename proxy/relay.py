@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from protocol import schema
 from protocol.errors import ProtocolError, RemoteProtocolError
@@ -58,12 +58,11 @@ class ClientConnection(asyncio.Protocol):
     # -- asyncio callbacks -------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        peer = transport.get_extra_info("peername")
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
+        peer = self.transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
         limits = self.context.config.limits
-        transport.set_write_buffer_limits(limits.write_high_water_bytes, limits.write_low_water_bytes)
+        self.transport.set_write_buffer_limits(limits.write_high_water_bytes, limits.write_low_water_bytes)
         if not self.context.register(self):
             log.warning("refusing client %s: max_client_connections reached", self.peer)
             self.close("too many connections")
@@ -231,10 +230,9 @@ class UpstreamConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
         limits = self._client.context.config.limits
-        transport.set_write_buffer_limits(limits.write_high_water_bytes, limits.write_low_water_bytes)
+        self.transport.set_write_buffer_limits(limits.write_high_water_bytes, limits.write_low_water_bytes)
         route = self._client.route
         self._client.context.metrics.upstream_connected(route.cluster if route else "?", +1)
         self._client.upstream_ready(self)
