@@ -4,7 +4,8 @@ Two topics prove a partition caught up (protocol reference, section 6):
 
 - `mm2-offsets.<source>.internal` (Connect source offsets, JSON): per source partition the last
   upstream record MM2 has replicated and committed;
-- `mm2-offset-syncs.<target>.internal` (offset-syncs.topic.location=target): pairs (upstream,
+- `mm2-offset-syncs.<source>.internal` (offset-syncs.topic.location=target; a real 4.4 MM2 names
+  it after the cluster it does not live on, the source here): pairs (upstream,
   downstream) saying which target record holds which source record; with offset.lag.max=0 every
   record gets one, so the map at the switch point is exact.
 
@@ -42,7 +43,7 @@ class MirrorProgressReader:
 
     def __init__(self, source: str, target: str) -> None:
         self.offsets_topic = _TopicReader(f"mm2-offsets.{source}.internal")
-        self.syncs_topic = _TopicReader(f"mm2-offset-syncs.{target}.internal")
+        self.syncs_topic = _TopicReader(f"mm2-offset-syncs.{source}.internal")
         self.source = source
         self.mirrored: dict[TopicPartition, int] = {}
         self.syncs: dict[TopicPartition, list[OffsetSync]] = {}
