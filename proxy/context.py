@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import struct
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -69,6 +69,7 @@ class ProxyContext:
         self.switch_epoch = 0
         self.clients: set[ClientConnection] = set()
         self.gates: list[RequestGate] = []
+        self.client_tap: Callable[[bytes], None] | None = None  # sees every byte sent to clients (tests)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._round_robin = itertools.count()
         for monitor in self.monitors.values():

@@ -202,10 +202,13 @@ class ClientConnection(asyncio.Protocol):
     def _flush(self) -> None:
         if self.transport is None or self._closed:
             return
+        tap = self.context.client_tap
         for entry in self._order.release():
             assert entry.answer is not None
             for part in entry.answer:
                 self.context.metrics.bytes_client_out.inc(len(part))
+                if tap is not None:
+                    tap(part)
             self.transport.writelines(entry.answer)
 
     def close(self, reason: str) -> None:

@@ -46,7 +46,7 @@ def test_confluent_idempotent_producer_and_group_consumer(proxy_ab: Any) -> None
     received = clients.confluent_consume(proxy_ab.bootstrap, topic, group, 300)
     assert sorted(received) == sorted(sent)
     committed = clients.confluent_committed(proxy_ab.bootstrap, topic, group, 3)
-    assert sum(committed.values()) == 300
+    assert sum(o for o in committed.values() if o >= 0) == 300
 
 
 def test_confluent_consumer_with_the_kip848_group_protocol(proxy_ab: Any) -> None:
