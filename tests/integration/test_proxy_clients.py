@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -34,6 +35,9 @@ def test_confluent_admin_creates_describes_and_deletes_topics_through_the_proxy(
     assert cluster.cluster_id == "kfp-test-virtual-cluster"
     assert [n.port for n in cluster.nodes] == [proxy_ab.config.broker_port(n.id) for n in cluster.nodes]
     admin.delete_topics([name])[name].result(30)
+    deadline = time.monotonic() + 30
+    while name in admin.list_topics(timeout=30).topics and time.monotonic() < deadline:
+        time.sleep(0.5)  # deletion reaches metadata asynchronously
     assert name not in admin.list_topics(timeout=30).topics
 
 
