@@ -28,7 +28,7 @@ def free_port_block(count: int, host: str = "127.0.0.1") -> int:
     for _ in range(200):
         with socket.socket() as probe:
             probe.bind((host, 0))
-            base = probe.getsockname()[1]
+            base: int = probe.getsockname()[1]
         if base + count >= 65000:
             continue
         if all(_is_free(host, base + i) for i in range(count)):
