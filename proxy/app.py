@@ -42,6 +42,7 @@ class ProxyServer:
         ctx = self.context
         for name, monitor in ctx.monitors.items():
             ctx.spawn(monitor.run(), f"monitor-{name}")
+        ctx.spawn(ctx.close_idle_clients(), "idle-clients")
         await self._wait_first_views()
         listeners = self.config.listeners
         bootstrap = await loop.create_server(lambda: ClientConnection(ctx, None), listeners.bind_host,

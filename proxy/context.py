@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import struct
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -113,6 +114,15 @@ class ProxyContext:
         for client in clients:
             client.close(reason)
         return len(clients)
+
+    async def close_idle_clients(self, every_s: float = 5.0) -> None:
+        """Close client connections that sent nothing for `limits.idle_timeout_s` (Kafka's connections.max.idle.ms)."""
+        limit = self.config.limits.idle_timeout_s
+        while True:
+            await asyncio.sleep(every_s)
+            cutoff = time.monotonic() - limit
+            for client in [c for c in self.clients if c.last_active < cutoff and not c.upstream_outstanding]:
+                client.close(f"idle for more than {limit:g} s")
 
     def in_flight(self) -> int:
         """Requests forwarded upstream and not yet answered, over every connection."""

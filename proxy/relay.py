@@ -38,8 +38,8 @@ class ClientConnection(asyncio.Protocol):
     """The proxy's side of one client connection (bootstrap or a virtual node's port)."""
 
     __slots__ = (
-        "_closed", "_early", "_early_bytes", "_order", "_splitter", "_upstream", "context", "peer", "route",
-        "transport", "virtual_node",
+        "_closed", "_early", "_early_bytes", "_order", "_splitter", "_upstream", "context", "last_active", "peer",
+        "route", "transport", "virtual_node",
     )
 
     def __init__(self, context: ProxyContext, virtual_node: int | None) -> None:
@@ -54,6 +54,7 @@ class ClientConnection(asyncio.Protocol):
         self._early: list[bytes] = []
         self._early_bytes = 0
         self._closed = False
+        self.last_active = time.monotonic()
 
     # -- asyncio callbacks -------------------------------------------------------------------------
 
@@ -99,6 +100,7 @@ class ClientConnection(asyncio.Protocol):
                 self.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
+        self.last_active = time.monotonic()
         self.context.metrics.bytes_client_in.inc(len(data))
         try:
             self._splitter.feed(data)
