@@ -1,0 +1,80 @@
+"""One module per Kafka API, each with `API_KEY`, `REQUEST` and `RESPONSE` specs; this is the table.
+
+`MESSAGES` maps an api key to its module; `spec_for` picks the request or response spec, raising
+`UnsupportedVersion` (a peer's problem) for an API we do not decode: the proxy forwards those
+frames opaquely and never asks.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from protocol.errors import UnsupportedVersion
+from protocol.messages import (
+    add_partitions_to_txn,
+    api_versions,
+    consumer_group_heartbeat,
+    describe_cluster,
+    describe_configs,
+    describe_log_dirs,
+    describe_quorum,
+    describe_topic_partitions,
+    describe_transactions,
+    end_txn,
+    fetch,
+    find_coordinator,
+    heartbeat,
+    init_producer_id,
+    join_group,
+    list_offsets,
+    list_transactions,
+    metadata,
+    offset_commit,
+    offset_fetch,
+    offset_for_leader_epoch,
+    produce,
+    share_acknowledge,
+    share_fetch,
+    sync_group,
+)
+from protocol.schema import MessageSpec
+
+MESSAGES: dict[int, ModuleType] = {
+    module.API_KEY: module
+    for module in (
+        produce,
+        fetch,
+        list_offsets,
+        metadata,
+        offset_commit,
+        offset_fetch,
+        find_coordinator,
+        join_group,
+        heartbeat,
+        sync_group,
+        api_versions,
+        init_producer_id,
+        offset_for_leader_epoch,
+        add_partitions_to_txn,
+        end_txn,
+        describe_configs,
+        describe_log_dirs,
+        describe_quorum,
+        describe_cluster,
+        describe_transactions,
+        list_transactions,
+        consumer_group_heartbeat,
+        describe_topic_partitions,
+        share_fetch,
+        share_acknowledge,
+    )
+}
+
+
+def spec_for(api_key: int, is_request: bool) -> MessageSpec:
+    """The request or response spec of `api_key`."""
+    module = MESSAGES.get(api_key)
+    if module is None:
+        raise UnsupportedVersion(f"api key {api_key}", -1)
+    spec: MessageSpec = module.REQUEST if is_request else module.RESPONSE
+    return spec

@@ -1,0 +1,335 @@
+"""KRaft clusters of 1..N combined controller+broker nodes, as local JVMs on loopback.
+
+Each node is `process.roles=broker,controller` with a static `controller.quorum.voters` list, so
+the storage is formatted without `--standalone` and any node ids work: A can be [1, 2, 3] while B
+is [1] or [4, 5], which is what the proxy's address and node-id mapping must cope with. Every
+cluster gets its own random cluster id (a Kafka Uuid), work dir and free loopback ports.
+
+Several clusters start together (`start_clusters`): all storage formats run at once, then all
+brokers, then one loop waits for all of them, because on 2 cores JVM start-up dominates.
+A cluster is ready when every PLAINTEXT port accepts (the acceptor opens only once the broker is
+unfenced) and a Metadata response lists every node id under the expected cluster id.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from confluent_kafka.admin import AdminClient
+
+from harness import jvm, processes
+from harness.jars import KafkaJars, resolve
+from harness.processes import STOP_GRACE_S, ManagedProcess
+
+HOST = "127.0.0.1"
+BROKER_HEAP = ("-Xms128m", "-Xmx384m")
+FORMAT_HEAP = ("-Xmx128m",)
+READY_TIMEOUT_S = 90.0
+
+_ports_handed_out: set[int] = set()
+_ports_lock = threading.Lock()
+
+
+class ClusterStartError(RuntimeError):
+    """A node did not format, died, or was not ready in time; the message carries its log tail."""
+
+
+def new_cluster_id() -> str:
+    """A Kafka Uuid: 16 random bytes as unpadded base64url; like Kafka, never one with a '-'."""
+    while True:
+        candidate = base64.urlsafe_b64encode(secrets.token_bytes(16)).rstrip(b"=").decode()
+        if "-" not in candidate:
+            return candidate
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports the kernel says are free on loopback, never the same one twice in this process."""
+    chosen: list[int] = []
+    probes: list[socket.socket] = []
+    with _ports_lock:
+        try:
+            while len(chosen) < count:
+                probe = socket.socket()
+                probe.bind((HOST, 0))
+                probes.append(probe)
+                port = probe.getsockname()[1]
+                if port not in _ports_handed_out:
+                    chosen.append(port)
+                    _ports_handed_out.add(port)
+        finally:
+            for probe in probes:
+                probe.close()
+    return chosen
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """What a caller chooses: a name (also the log prefix), node ids and extra broker settings."""
+
+    name: str
+    node_ids: tuple[int, ...] = (1,)
+    overrides: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Node:
+    node_id: int
+    port: int
+    controller_port: int
+    directory: Path
+    process: ManagedProcess | None = None
+
+
+def server_properties(spec: ClusterSpec, node: Node, voters: str) -> dict[str, str]:
+    """Reference section 3 settings, sized for 1..N nodes (replication factor min(3, N))."""
+    replication = str(min(3, len(spec.node_ids)))
+    settings = {
+        "process.roles": "broker,controller",
+        "node.id": str(node.node_id),
+        "controller.quorum.voters": voters,
+        "controller.listener.names": "CONTROLLER",
+        "listeners": f"PLAINTEXT://{HOST}:{node.port},CONTROLLER://{HOST}:{node.controller_port}",
+        "advertised.listeners": f"PLAINTEXT://{HOST}:{node.port}",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "log.dirs": str(node.directory / "data"),
+        "num.partitions": "1",
+        "num.recovery.threads.per.data.dir": "1",
+        "offsets.topic.replication.factor": replication,
+        "offsets.topic.num.partitions": "1",
+        "transaction.state.log.replication.factor": replication,
+        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.num.partitions": "1",
+        "share.coordinator.state.topic.replication.factor": replication,
+        "share.coordinator.state.topic.min.isr": "1",
+        "share.coordinator.state.topic.num.partitions": "1",
+        "group.initial.rebalance.delay.ms": "0",
+        "log.cleaner.dedupe.buffer.size": "2097152",
+        "num.io.threads": "2",
+        "num.network.threads": "2",
+    }
+    settings.update(spec.overrides)
+    return settings
+
+
+class KafkaCluster(Protocol):
+    """What tests rely on, whichever backend started the cluster (local JVMs or testcontainers)."""
+
+    name: str
+    cluster_id: str
+
+    @property
+    def bootstrap(self) -> str: ...
+
+    @property
+    def nodes(self) -> dict[int, tuple[str, int]]: ...
+
+    def stop(self, grace_s: float = STOP_GRACE_S) -> None: ...
+
+    def kill(self) -> None: ...
+
+    def log_tail(self, lines: int = 40) -> str: ...
+
+
+class Cluster:
+    """A running cluster; `bootstrap` lists every node, `nodes` maps node id to (host, port)."""
+
+    def __init__(self, spec: ClusterSpec, cluster_id: str, workdir: Path, nodes: list[Node]) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.cluster_id = cluster_id
+        self.workdir = workdir
+        self._nodes = nodes
+
+    @property
+    def nodes(self) -> dict[int, tuple[str, int]]:
+        return {node.node_id: (HOST, node.port) for node in self._nodes}
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(f"{HOST}:{node.port}" for node in self._nodes)
+
+    @property
+    def processes(self) -> list[ManagedProcess]:
+        return [node.process for node in self._nodes if node.process is not None]
+
+    @property
+    def pids(self) -> list[int]:
+        return [process.pid for process in self.processes]
+
+    def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Graceful: SIGTERM every node at once, SIGKILL after `grace_s`; removes the work dir."""
+        processes.stop_many(self.processes, grace_s)
+        processes.remove_workdir(self.workdir)
+
+    def kill(self) -> None:
+        """SIGKILL every node: the region is gone, no controlled shutdown, no flush."""
+        processes.kill_many(self.processes)
+        processes.remove_workdir(self.workdir)
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(f"--- {self.name} node {node.node_id} ({node.directory / 'server.log'}) ---\n"
+                         + processes.tail_file(node.directory / "server.log", lines) for node in self._nodes)
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"Cluster({self.name!r}, id={self.cluster_id}, bootstrap={self.bootstrap})"
+
+
+def _prepare(spec: ClusterSpec) -> Cluster:
+    if not spec.node_ids or len(set(spec.node_ids)) != len(spec.node_ids):
+        raise ValueError(f"cluster {spec.name}: node ids must be distinct and non-empty: {spec.node_ids}")
+    workdir = processes.make_workdir(spec.name)
+    ports = free_ports(2 * len(spec.node_ids))
+    nodes = [Node(node_id, ports[2 * i], ports[2 * i + 1], workdir / f"node-{node_id}")
+             for i, node_id in enumerate(spec.node_ids)]
+    voters = ",".join(f"{node.node_id}@{HOST}:{node.controller_port}" for node in nodes)
+    for node in nodes:
+        jvm.write_properties(node.directory / "server.properties", server_properties(spec, node, voters))
+        jvm.write_log4j2_config(node.directory / "log4j2.properties")
+    return Cluster(spec, new_cluster_id(), workdir, nodes)
+
+
+def _node_command(jars: KafkaJars, node: Node, main: str, args: Sequence[str], heap: Sequence[str]) -> list[str]:
+    return jvm.java_command(jars.classpath, main, args, heap=heap,
+                            log4j2_config=node.directory / "log4j2.properties", logs_dir=node.directory / "logs")
+
+
+def _format_all(jars: KafkaJars, clusters: list[Cluster]) -> None:
+    """Format every node's storage at once (one short JVM each) and fail with its output."""
+    formats = [
+        (cluster, node, processes.spawn(
+            f"{cluster.name}-format-{node.node_id}",
+            _node_command(jars, node, "kafka.tools.StorageTool",
+                          ["format", "-t", cluster.cluster_id, "-c", str(node.directory / "server.properties")],
+                          FORMAT_HEAP),
+            node.directory / "format.log"))
+        for cluster in clusters for node in cluster._nodes
+    ]
+    for cluster, node, process in formats:
+        try:
+            code: int | None = process.popen.wait(120)
+        except subprocess.TimeoutExpired:
+            code = None
+        finally:
+            processes.stop_many([process], 0)
+        if code != 0:
+            raise ClusterStartError(f"{cluster.name} node {node.node_id}: storage format exited {code}:\n"
+                                    + process.log_tail())
+
+
+def _start_brokers(jars: KafkaJars, clusters: list[Cluster]) -> None:
+    for cluster in clusters:
+        for node in cluster._nodes:
+            command = _node_command(jars, node, "kafka.Kafka", [str(node.directory / "server.properties")],
+                                    BROKER_HEAP)
+            node.process = processes.spawn(f"{cluster.name}-node-{node.node_id}", command,
+                                           node.directory / "server.log", tier=1)
+
+
+def _port_accepts(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def metadata_matches(bootstrap: str, cluster_id: str, node_ids: Iterable[int]) -> bool:
+    """True once a Metadata response carries `cluster_id` and lists exactly `node_ids`."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 2})
+    try:
+        metadata = admin.list_topics(timeout=5)
+    except Exception:
+        return False
+    return bool(metadata.cluster_id == cluster_id and set(metadata.brokers) == set(node_ids))
+
+
+def wait_for_topic(cluster: KafkaCluster, topic: str, timeout_s: float = 30.0) -> None:
+    """Until every node's own Metadata shows `topic` with a leader for each partition.
+
+    CreateTopics returns once the controller committed the topic; the other brokers learn it from
+    the metadata log a little later, so a client bootstrapping through them may see
+    UNKNOWN_TOPIC_OR_PARTITION for a few hundred milliseconds on a multi-node cluster.
+    """
+    deadline = time.monotonic() + timeout_s
+    for host, port in cluster.nodes.values():
+        admin = AdminClient({"bootstrap.servers": f"{host}:{port}", "log_level": 2})
+        while True:
+            found = admin.list_topics(topic, timeout=10).topics.get(topic)
+            if found is not None and found.error is None and found.partitions and all(
+                    p.leader >= 0 for p in found.partitions.values()):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic} not visible on {host}:{port} after {timeout_s:.0f} s")
+            time.sleep(0.1)
+
+
+def _ready(cluster: Cluster) -> bool:
+    for node in cluster._nodes:
+        if node.process is not None and not node.process.alive():
+            raise ClusterStartError(f"{cluster.name} node {node.node_id} exited with "
+                                    f"{node.process.popen.returncode}:\n{cluster.log_tail()}")
+    if not all(_port_accepts(node.port) for node in cluster._nodes):
+        return False
+    return metadata_matches(cluster.bootstrap, cluster.cluster_id, cluster.spec.node_ids)
+
+
+def _wait_ready(clusters: list[Cluster], timeout_s: float) -> None:
+    pending = list(clusters)
+    deadline = time.monotonic() + timeout_s
+    while pending:
+        pending = [cluster for cluster in pending if not _ready(cluster)]
+        if pending and time.monotonic() > deadline:
+            raise ClusterStartError(f"not ready after {timeout_s:.0f} s: "
+                                    + "\n".join(cluster.log_tail() for cluster in pending))
+        if pending:
+            time.sleep(0.25)
+
+
+def start_clusters(specs: Iterable[ClusterSpec], timeout_s: float = READY_TIMEOUT_S) -> list[Cluster]:
+    """Start several clusters concurrently; on any failure stop them all and print their logs."""
+    jars = resolve()
+    clusters: list[Cluster] = []
+    try:
+        clusters.extend(_prepare(spec) for spec in specs)
+        _format_all(jars, clusters)
+        _start_brokers(jars, clusters)
+        _wait_ready(clusters, timeout_s)
+    except BaseException as exc:
+        if isinstance(exc, ClusterStartError):
+            print(f"harness: {exc}", file=sys.stderr)
+        for cluster in clusters:
+            cluster.kill()
+        raise
+    return clusters
+
+
+def start_cluster(name: str, node_ids: Sequence[int] = (1,), overrides: Mapping[str, str] | None = None,
+                  timeout_s: float = READY_TIMEOUT_S) -> Cluster:
+    """One cluster; see `start_clusters` to start A and B side by side."""
+    spec = ClusterSpec(name, tuple(node_ids), dict(overrides or {}))
+    return start_clusters([spec], timeout_s)[0]
+
+
+def stop_clusters(clusters: Iterable[Cluster], grace_s: float = STOP_GRACE_S) -> None:
+    """Stop several clusters at once: a multi-node KRaft leader waits ~5 s for a successor."""
+    targets = list(clusters)
+    processes.stop_many([process for cluster in targets for process in cluster.processes], grace_s)
+    for cluster in targets:
+        processes.remove_workdir(cluster.workdir)
