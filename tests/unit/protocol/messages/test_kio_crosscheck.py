@@ -71,7 +71,7 @@ def test_every_version_kio_knows_is_covered_unless_a_44_broker_does_not_serve_it
 
 
 @pytest.mark.parametrize(("module", "spec", "version"), CASES)
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_kio_bytes_decode_to_the_same_values_and_re_encode_exactly(
     module: ModuleType, spec: MessageSpec, version: int, data: st.DataObject
