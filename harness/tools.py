@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -186,9 +187,17 @@ def describe_topic(bootstrap: str, topic: str) -> TopicDescription:
 
 
 def create_topic(bootstrap: str, topic: str, partitions: int = 1, replication_factor: int = 1) -> TopicDescription:
-    """Create with TopicCommand, then describe it (what an operator would check)."""
+    """Create with TopicCommand, then describe it (what an operator would check).
+
+    On a multi-node cluster the describing broker may not know the new topic yet: retry twice.
+    """
     run_tool(TOPIC_COMMAND, ["--bootstrap-server", bootstrap, "--create", "--topic", topic,
                              "--partitions", str(partitions), "--replication-factor", str(replication_factor)])
+    for _ in range(2):
+        try:
+            return describe_topic(bootstrap, topic)
+        except ToolError:
+            time.sleep(1)
     return describe_topic(bootstrap, topic)
 
 
