@@ -18,7 +18,7 @@ import confluent_kafka
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from harness.cluster import Cluster, ClusterSpec, start_clusters
+from harness.cluster import Cluster, ClusterSpec, start_clusters, wait_for_topic
 from harness.proxy_thread import ProxyThread, proxy_config
 from proxy.config import ProxyConfig
 from tests.integration import clients
@@ -43,11 +43,12 @@ def start_tapped_proxy(config: ProxyConfig) -> tuple[ProxyThread, list[bytes]]:
     return proxy, captured
 
 
-def exercise(bootstrap: str, cluster_bootstrap: str) -> Any:
+def exercise(bootstrap: str, cluster: Cluster) -> Any:
     """The client matrix in small: admin, idempotent produce, group consume, kafka-python, aiokafka."""
     topic = f"hygiene-{uuid.uuid4().hex[:6]}"
-    direct = AdminClient({"bootstrap.servers": cluster_bootstrap})
+    direct = AdminClient({"bootstrap.servers": cluster.bootstrap})
     direct.create_topics([NewTopic(topic, 6, 2)])[topic].result(30)
+    wait_for_topic(cluster, topic)
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.describe_topics(confluent_kafka.TopicCollection([topic]))[topic].result(30)
     sent = clients.values(topic, 60)
@@ -70,7 +71,7 @@ def test_no_real_address_or_cluster_id_reaches_a_client(a3_b2: tuple[Cluster, Cl
     a, b = a3_b2
     proxy, captured = start_tapped_proxy(proxy_config({"A": a.bootstrap, "B": b.bootstrap}, "A"))
     try:
-        described = exercise(proxy.bootstrap, a.bootstrap)
+        described = exercise(proxy.bootstrap, a)
     finally:
         proxy.stop()
     seen = b"".join(captured)
@@ -91,7 +92,7 @@ def test_the_virtual_cluster_is_the_same_with_either_cluster_active(a3_b2: tuple
     for active, cluster in (("A", a), ("B", b)):
         proxy, _ = start_tapped_proxy(dataclasses.replace(config, active=active))
         try:
-            described = exercise(proxy.bootstrap, cluster.bootstrap)
+            described = exercise(proxy.bootstrap, cluster)
             views[active] = (described.cluster_id, {n.id: (n.host, n.port) for n in described.nodes})
         finally:
             proxy.stop()
