@@ -70,15 +70,17 @@ def _topic(rng: random.Random, index: int) -> dict[str, object]:
     partitions = []
     for p in range(PARTITIONS):
         replicas = rng.sample(BROKERS, REPLICAS)
-        partitions.append({
-            "ErrorCode": 0,
-            "PartitionIndex": p,
-            "LeaderId": replicas[0],
-            "LeaderEpoch": rng.randrange(0, 40),
-            "ReplicaNodes": replicas,
-            "IsrNodes": list(replicas),
-            "OfflineReplicas": [],
-        })
+        partitions.append(
+            {
+                "ErrorCode": 0,
+                "PartitionIndex": p,
+                "LeaderId": replicas[0],
+                "LeaderEpoch": rng.randrange(0, 40),
+                "ReplicaNodes": replicas,
+                "IsrNodes": list(replicas),
+                "OfflineReplicas": [],
+            }
+        )
     return {
         "ErrorCode": 0,
         "Name": f"orders.events.region-{index:03d}",
@@ -90,8 +92,14 @@ def _topic(rng: random.Random, index: int) -> dict[str, object]:
 
 
 def find_coordinator_body() -> bytes:
-    coordinator = {"Key": "payments-consumer-group", "NodeId": 103, "Host": "b103.kafka-a.example.internal",
-                   "Port": 9092, "ErrorCode": 0, "ErrorMessage": None}
+    coordinator = {
+        "Key": "payments-consumer-group",
+        "NodeId": 103,
+        "Host": "b103.kafka-a.example.internal",
+        "Port": 9092,
+        "ErrorCode": 0,
+        "ErrorMessage": None,
+    }
     msg = new(find_coordinator.RESPONSE, FIND_COORDINATOR_VERSION, Coordinators=[coordinator])
     return encode(find_coordinator.RESPONSE, FIND_COORDINATOR_VERSION, msg)
 

@@ -85,7 +85,7 @@ def _partition(body: memoryview, pos: int, compact: bool, node_map: NodeMap, cha
     replica = INT32.unpack_from(body, pos)[0]
     if replica != -1:
         virtual = node_map.node(replica)
-        if virtual != replica and False:
+        if virtual != replica:
             changes.append((pos, pos + 4, INT32.pack(virtual)))
     pos = skip_bytes(body, pos + 4, compact, nullable=True)  # Records: length read, bytes skipped
     return leader_tags(body, pos, 1, node_map, changes) if compact else pos

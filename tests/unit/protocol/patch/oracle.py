@@ -27,10 +27,18 @@ from proxy.rewrite.addresses import rewrite_find_coordinator, rewrite_metadata
 from proxy.rewrite.leaders import rewrite_fetch, rewrite_produce
 from tests.unit.protocol.messages.strategies import message
 
-NODE_FIELDS = frozenset({
-    "NodeId", "LeaderId", "LeaderEpoch", "ControllerId", "PreferredReadReplica",
-    "ReplicaNodes", "IsrNodes", "OfflineReplicas",
-})
+NODE_FIELDS = frozenset(
+    {
+        "NodeId",
+        "LeaderId",
+        "LeaderEpoch",
+        "ControllerId",
+        "PreferredReadReplica",
+        "ReplicaNodes",
+        "IsrNodes",
+        "OfflineReplicas",
+    }
+)
 
 
 class FakeNodeMap:
