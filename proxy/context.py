@@ -70,7 +70,7 @@ class ProxyContext:
         self.switch_epoch = 0
         self.clients: set[ClientConnection] = set()
         self.gates: list[RequestGate] = []
-        self.client_tap: Callable[[bytes], None] | None = None  # sees every byte sent to clients (tests)
+        self.client_tap: Callable[[bytes | memoryview], None] | None = None  # sees every byte sent to clients (tests)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._round_robin = itertools.count()
         for monitor in self.monitors.values():

@@ -10,6 +10,7 @@ and answers leave only from its head.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from protocol.errors import RemoteProtocolError
@@ -24,7 +25,7 @@ class Pending:
     api_version: int
     started_ns: int
     local: bool = False
-    answer: list[bytes] | None = field(default=None)
+    answer: list[bytes | memoryview] | None = field(default=None)
 
 
 class ResponseOrder:
@@ -54,9 +55,9 @@ class ResponseOrder:
         return entry
 
     def answer_locally(
-        self, correlation_id: int, api_key: int, api_version: int, now_ns: int, frame: list[bytes]
+        self, correlation_id: int, api_key: int, api_version: int, now_ns: int, frame: Sequence[bytes | memoryview]
     ) -> None:
-        self._queue.append(Pending(correlation_id, api_key, api_version, now_ns, True, frame))
+        self._queue.append(Pending(correlation_id, api_key, api_version, now_ns, True, list(frame)))
 
     def match_upstream(self, correlation_id: int) -> Pending:
         """The request an upstream response answers; brokers answer in order, so it is the oldest."""

@@ -23,6 +23,7 @@ from protocol.errors import ProtocolError, RemoteProtocolError
 from protocol.framing import FrameSplitter
 from protocol.headers import peek_request_header, response_header_length
 from protocol.messages import MESSAGES
+from protocol.patch import PATCHERS, patched_versions
 from proxy.correlation import ResponseOrder
 from proxy.log import connection as log
 from proxy.rewrite import REQUEST_REWRITERS, RESPONSE_REWRITERS, response_needs_rewrite
@@ -51,7 +52,7 @@ class ClientConnection(asyncio.Protocol):
         self._upstream: UpstreamConnection | None = None
         self._splitter = FrameSplitter(context.config.limits.max_frame_bytes)
         self._order = ResponseOrder()
-        self._early: list[bytes] = []
+        self._early: list[bytes | memoryview] = []
         self._early_bytes = 0
         self._closed = False
         self.last_active = time.monotonic()
@@ -148,7 +149,7 @@ class ClientConnection(asyncio.Protocol):
             out = self.context.rewrite_request(header, frame) or frame
         if not (key == 0 and _produce_acks(frame, header.header_length, version) == 0):
             self._order.expect_upstream(header.correlation_id, key, version, now)
-        self._send_upstream(_SIZE.pack(len(out)) + bytes(out))
+        self._send_upstream([_SIZE.pack(len(out)), out])
 
     def _rewrite_request(self, frame: memoryview, header_length: int, key: int, version: int) -> bytes:
         assert self.route is not None
@@ -159,12 +160,13 @@ class ClientConnection(asyncio.Protocol):
         self.context.metrics.rewrite(key).inc()
         return bytes(frame[:header_length]) + schema.encode(spec, version, body)
 
-    def _send_upstream(self, data: bytes) -> None:
+    def _send_upstream(self, parts: list[bytes | memoryview]) -> None:
+        """Frames go out as views of the receive buffer, which the splitter never changes under them."""
         if self._upstream is not None:
-            self._upstream.write([data])
+            self._upstream.write(parts)
             return
-        self._early.append(data)
-        self._early_bytes += len(data)
+        self._early.extend(parts)
+        self._early_bytes += sum(len(p) for p in parts)
         if self._early_bytes > self.context.config.limits.write_high_water_bytes and self.transport is not None:
             self.transport.pause_reading()
 
@@ -185,21 +187,30 @@ class ClientConnection(asyncio.Protocol):
         metrics.response(entry.api_key).inc()
         metrics.latency(entry.api_key).observe((time.perf_counter_ns() - entry.started_ns) / 1e9)
         if response_needs_rewrite(entry.api_key, entry.api_version) and self.route is not None:
-            entry.answer = [self._rewrite_response(frame, entry.api_key, entry.api_version)]
+            entry.answer = self._rewrite_response(frame, entry.api_key, entry.api_version)
         else:
-            entry.answer = [_SIZE.pack(len(frame)) + bytes(frame)]
+            entry.answer = [_SIZE.pack(len(frame)), frame]
         self.context.on_upstream_answer(self, entry)
         self._flush()
 
-    def _rewrite_response(self, frame: memoryview, key: int, version: int) -> bytes:
+    def _rewrite_response(self, frame: memoryview, key: int, version: int) -> list[bytes | memoryview]:
+        """Hot APIs go through the zero-copy patchers; the rest through decode, rewrite, encode."""
         assert self.route is not None
         offset = response_header_length(key, version, frame)
-        spec = MESSAGES[key].RESPONSE
-        body = schema.decode(spec, version, frame[offset:])
-        RESPONSE_REWRITERS[key](body, version, self.route.mapper)
+        body = frame[offset:]
+        pieces: list[bytes | memoryview]
+        if version in patched_versions(key):
+            patched = PATCHERS[key](body, version, self.route.mapper)
+            pieces = [patched] if isinstance(patched, bytes) else patched
+            if len(pieces) == 1 and pieces[0] is body:
+                return [_SIZE.pack(len(frame)), frame]
+        else:
+            spec = MESSAGES[key].RESPONSE
+            decoded = schema.decode(spec, version, body)
+            RESPONSE_REWRITERS[key](decoded, version, self.route.mapper)
+            pieces = [schema.encode(spec, version, decoded)]
         self.context.metrics.rewrite(key).inc()
-        out = bytes(frame[:offset]) + schema.encode(spec, version, body)
-        return _SIZE.pack(len(out)) + out
+        return [_SIZE.pack(offset + sum(len(p) for p in pieces)), frame[:offset], *pieces]
 
     def _flush(self) -> None:
         if self.transport is None or self._closed:
@@ -258,7 +269,7 @@ class UpstreamConnection(asyncio.Protocol):
             log.exception("client %s: crash while handling a response; closing this connection", client.peer)
             client.close("internal error")
 
-    def write(self, parts: list[bytes]) -> None:
+    def write(self, parts: list[bytes | memoryview]) -> None:
         if self.transport is None:
             return
         for part in parts:

@@ -170,7 +170,7 @@ class SwitchGate:
             return
         key, name, client_id = watched
         try:
-            response = _decode_response(key, entry.api_version, entry.answer[0])
+            response = _decode_response(key, entry.api_version, b"".join(entry.answer))
         except ProtocolError as exc:
             log.warning("switch gate could not read a %d response: %s", key, exc)
             return
