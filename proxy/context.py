@@ -70,7 +70,9 @@ class ProxyContext:
         self.switch_epoch = 0
         self.clients: set[ClientConnection] = set()
         self.gates: list[RequestGate] = []
-        self.client_tap: Callable[[bytes | memoryview], None] | None = None  # sees every byte sent to clients (tests)
+        self.client_tap: Callable[[bytes | memoryview], None] | None = None
+        # sees every frame body as it arrives: (is_request, api key, version, body) (tests)
+        self.frame_tap: Callable[[bool, int, int, bytes], None] | None = None  # sees every byte sent to clients (tests)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._round_robin = itertools.count()
         for monitor in self.monitors.values():

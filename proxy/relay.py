@@ -134,6 +134,8 @@ class ClientConnection(asyncio.Protocol):
     def _on_request(self, frame: memoryview) -> None:
         header = peek_request_header(frame)
         key, version = header.api_key, header.api_version
+        if self.context.frame_tap is not None:
+            self.context.frame_tap(True, key, version, bytes(frame[header.header_length:]))
         self.context.metrics.request(key).inc()
         now = time.perf_counter_ns()
         local = self.context.answer_locally(self, header, frame)
@@ -186,6 +188,9 @@ class ClientConnection(asyncio.Protocol):
         metrics = self.context.metrics
         metrics.response(entry.api_key).inc()
         metrics.latency(entry.api_key).observe((time.perf_counter_ns() - entry.started_ns) / 1e9)
+        if self.context.frame_tap is not None:
+            offset = response_header_length(entry.api_key, entry.api_version, frame)
+            self.context.frame_tap(False, entry.api_key, entry.api_version, bytes(frame[offset:]))
         if response_needs_rewrite(entry.api_key, entry.api_version) and self.route is not None:
             entry.answer = self._rewrite_response(frame, entry.api_key, entry.api_version)
         else:
