@@ -70,8 +70,6 @@ def broker_entries(data: Buffer, pos: int, node_map: NodeMap, compact: bool, rac
             pos = skip_string(data, pos, compact, nullable=True)
         if compact:
             pos = skip_tags(data, pos)
-        if pos > len(data):
-            fail("broker entry runs past the end", kept)
         out.append(address(node_map, real_id, compact))
         out.append(bytes(data[kept:pos]))
     return pos
