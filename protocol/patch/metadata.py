@@ -112,7 +112,6 @@ class _Partitions:
     def compact(self, pos: int, count: int) -> int:
         """v9+ partitions: LeaderEpoch and three compact arrays, one-byte lengths read inline."""
         data, out, last, leaders, replicas = self.data, self.out, self.last, self.leaders, self.replicas
-        end = len(data)
         for _ in range(count):
             at = pos + 6  # LeaderId, after ErrorCode and PartitionIndex
             start = q = at + 8  # the arrays, after LeaderEpoch
@@ -122,11 +121,10 @@ class _Partitions:
             q = q + 4 * n - 3 if 0 < n < 0x80 else _skip_ids(data, q, True)
             n = data[q]
             q = q + 4 * n - 3 if 0 < n < 0x80 else _skip_ids(data, q, True)
-            if q >= end:
-                fail("partition runs past the end", start)
+            tags = data[q]  # IndexError (a DecodeError) if the partition runs past the end
             out += (data[last:at], leaders[data[at : at + 4]], replicas[data[start:q]])
             last = q
-            pos = q + 1 if data[q] == 0 else skip_tags(data, q)
+            pos = q + 1 if tags == 0 else skip_tags(data, q)
         self.last = last
         return pos
 
@@ -184,14 +182,19 @@ class ReplicaLists(dict[bytes, bytes]):
         self.arrays = arrays
 
     def __missing__(self, span: bytes) -> bytes:
-        ids = self.ids
+        ids, compact = self.ids, self.compact
         out: list[bytes] = []
         pos = 0
         for _ in range(self.arrays):
-            n, after = array_length(span, pos, self.compact)
+            n = span[pos] - 1
+            if compact and 0 <= n < 0x7F:  # a one-byte compact length, read inline
+                after = pos + 1
+            else:
+                n, after = array_length(span, pos, compact)
             out.append(span[pos:after])
             pos = after + 4 * n
-            out += [ids[span[i : i + 4]] for i in range(after, pos, 4)]
+            for at in range(after, pos, 4):  # a plain loop: cheaper than a comprehension here
+                out.append(ids[span[at : at + 4]])
         if pos != len(span):
             fail("partition node-id arrays do not add up", pos)
         mapped = b"".join(out)
