@@ -9,6 +9,7 @@ answers 200. The fd limit is inherited: raise RLIMIT_NOFILE before `start()` for
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import urllib.error
@@ -124,6 +125,11 @@ class ProxyProcess:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
         raise RuntimeError(f"no VmRSS for pid {self.pid}")
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the proxy process has used so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
     def log_tail(self, lines: int = 40) -> str:
         return processes.tail_file(self.log_path, lines)
