@@ -30,6 +30,7 @@ from proxy.switch.state import SwitchProtocolError
 from proxy.switch_gate import SwitchGate
 
 DRAIN_POLL_S = 0.02
+PROGRESS_EVERY_S = 5.0
 FENCED_APIS = frozenset({0, 22, 24, 25, 26, 28})
 
 
@@ -58,6 +59,7 @@ class SwitchExecutor:
         self._admins: dict[str, ClusterAdmin] = {}
         self._mirrors: dict[tuple[str, str], MirrorProgressReader] = {}
         self._rejected: str | None = None
+        self.last_lag: dict[tuple[str, str], int] = {}
 
     # -- operator entry points -----------------------------------------------------------------------
 
@@ -84,8 +86,41 @@ class SwitchExecutor:
 
     def status(self) -> dict[str, Any]:
         return {"phase": str(self.machine.phase), "switch_epoch": self.machine.epoch,
+                "replication_lag_records": {f"{s}->{t}": lag for (s, t), lag in self.last_lag.items()},
                 "fenced": self.produce_fence.fenced, "fetch_hold": self.gate.holding,
                 "held_clients": sorted(self.gate.held_clients)}
+
+    async def observe_progress(self, every_s: float = PROGRESS_EVERY_S) -> None:
+        """While no switch runs, keep the latest mirror progress: an emergency switch reports its tail
+        from it, since the source may be gone by then. Also tells the machine when the source is lost."""
+        source_was_reachable = True
+        while True:
+            await asyncio.sleep(every_s)
+            source = self.machine.active
+            reachable = self.context.view(source).reachable
+            if source_was_reachable and not reachable:
+                self._feed(ev.SourceUnreachable(now=self.now()))
+            source_was_reachable = reachable
+            if self.machine.running or not reachable:
+                continue
+            for mirror in self.context.config.mirrors:
+                if mirror.source != source:
+                    continue
+                try:
+                    progress = await self.mirror_progress(mirror.source, mirror.target)
+                except (AdminError, OSError, TimeoutError) as exc:
+                    log.debug("mirror progress %s->%s unavailable: %s", mirror.source, mirror.target, exc)
+                    continue
+                self._feed(ev.ProgressObserved(now=self.now(), partitions=progress))
+                self._record_lag(mirror.source, mirror.target, progress)
+
+    def _record_lag(self, source: str, target: str, progress: tuple[PartitionProgress, ...]) -> None:
+        lag = 0
+        for p in progress:
+            if p.source_last_data_offset is not None:
+                lag += p.source_last_data_offset - (p.mirrored_upto if p.mirrored_upto is not None else -1)
+        self.context.metrics.replication_lag(source, target).set(lag)
+        self.last_lag[(source, target)] = lag
 
     async def close(self) -> None:
         self._cancel_pending()
@@ -247,13 +282,15 @@ class SwitchExecutor:
     async def _group_offsets(self, source: str, target: str) -> tuple[GroupOffsets, ...]:
         src, dst = self._admin(source), self._admin(target)
         replicated = await src.replicated_partitions()
+        served = set(self.gate.group_clients.values())  # only these can rejoin through this proxy
         out = []
         for group, active in (await src.group_states()).items():
             committed = {tp: o for tp, o in (await src.committed(group)).items() if tp in replicated}
             if not committed:
                 continue
             on_target = await dst.committed(group)
-            out.append(GroupOffsets(group=group, members=1 if active else 0, partitions=tuple(
+            members = 1 if active and group in served else 0
+            out.append(GroupOffsets(group=group, members=members, partitions=tuple(
                 GroupPartitionOffsets(topic=tp[0], partition=tp[1], committed_on_source=offset,
                                       on_target=on_target.get(tp))
                 for tp, offset in sorted(committed.items()))))

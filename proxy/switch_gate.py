@@ -21,6 +21,7 @@ from protocol import schema
 from protocol.errors import ProtocolError
 from protocol.headers import RequestHeader, response_header_length
 from protocol.messages import (
+    add_offsets_to_txn,
     add_partitions_to_txn,
     consumer_group_heartbeat,
     end_txn,
@@ -42,13 +43,14 @@ if TYPE_CHECKING:
 _INT32 = struct.Struct(">i")
 NOT_LEADER_OR_FOLLOWER = 6
 GROUP_REQUESTS = frozenset({11, 12, 14, 68})  # JoinGroup, Heartbeat, SyncGroup, ConsumerGroupHeartbeat
-TXN_REQUESTS = frozenset({22, 24, 26})
+TXN_REQUESTS = frozenset({22, 24, 25, 26})
 WATCHED = frozenset({0, 1}) | GROUP_REQUESTS | TXN_REQUESTS
 
 Rejoined = Callable[[str, str], None]
 _TXN_SPECS = {
     22: (init_producer_id.REQUEST, init_producer_id.RESPONSE),
     24: (add_partitions_to_txn.REQUEST, add_partitions_to_txn.RESPONSE),
+    25: (add_offsets_to_txn.REQUEST, add_offsets_to_txn.RESPONSE),
     26: (end_txn.REQUEST, end_txn.RESPONSE),
 }
 
@@ -144,8 +146,8 @@ class SwitchGate:
             self._watch[(id(client), header.correlation_id)] = (key, transactional_id, None)
             return None
         self.context.metrics.fenced_request(key).inc()
-        if key == 22:
-            answer = schema.new(init_producer_id.RESPONSE, version, ErrorCode=code)
+        if key in (22, 25):
+            answer = schema.new(_TXN_SPECS[key][1], version, ErrorCode=code)
         else:
             answer = schema.new(add_partitions_to_txn.RESPONSE, version, ResultsByTopicV3AndBelow=[
                 {"Name": t.Name, "ResultsByPartition": [{"PartitionIndex": p, "PartitionErrorCode": code}
@@ -182,7 +184,7 @@ class SwitchGate:
     def _track_transaction(self, key: int, transactional_id: str | None, response: Any) -> None:
         if transactional_id is None:
             return
-        if key == 24 and _all_partitions_ok(response):
+        if (key == 24 and _all_partitions_ok(response)) or (key == 25 and response.ErrorCode == 0):
             self.transactions.started(transactional_id)
         elif key in (22, 26) and response.ErrorCode == 0:
             self.transactions.ended(transactional_id)

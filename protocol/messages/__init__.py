@@ -11,6 +11,7 @@ from types import ModuleType
 
 from protocol.errors import UnsupportedVersion
 from protocol.messages import (
+    add_offsets_to_txn,
     add_partitions_to_txn,
     api_versions,
     consumer_group_heartbeat,
@@ -42,6 +43,7 @@ from protocol.schema import MessageSpec
 MESSAGES: dict[int, ModuleType] = {
     module.API_KEY: module
     for module in (
+        add_offsets_to_txn,
         produce,
         fetch,
         list_offsets,
