@@ -27,7 +27,7 @@ RUN useradd --system --user-group --uid 10001 --no-create-home --home-dir /nonex
         --shell /usr/sbin/nologin kfp \
     && install -d -o kfp -g kfp /var/lib/kafka-failover-proxy
 COPY --from=builder /wheels /tmp/wheels
-RUN pip install --no-index --find-links=/tmp/wheels kafka-failover-proxy && rm -rf /tmp/wheels
+RUN pip install --no-index --find-links=/tmp/wheels /tmp/wheels/kafka_failover_proxy-*.whl && rm -rf /tmp/wheels
 COPY config/proxy.yaml /etc/kafka-failover-proxy/proxy.yaml
 # A writable place for admin.audit_log, e.g. /var/lib/kafka-failover-proxy/audit.jsonl.
 WORKDIR /var/lib/kafka-failover-proxy

@@ -74,7 +74,7 @@ def test_image_builds_a_wheel_then_installs_it_on_python_311_slim() -> None:
     assert [args.split()[0] for kw, args in steps if kw == "FROM"] == ["python:3.11-slim"] * 2
     assert any(kw == "RUN" and "pip wheel" in args for kw, args in steps[:len(steps) - len(final_stage())])
     install = [args for kw, args in final_stage() if kw == "RUN" and "pip install" in args]
-    assert install and "--no-index" in install[0] and "kafka-failover-proxy" in install[0]
+    assert install and "--no-index" in install[0] and "/kafka_failover_proxy-" in install[0]
 
 
 def test_runtime_runs_as_the_non_root_user_kfp() -> None:
