@@ -138,8 +138,13 @@ def is_final(record: dict[str, Any]) -> bool:
 
 
 def succeeded(record: dict[str, Any]) -> bool:
+    """A switch that ran to the end; a dry run only if every gate it checked passed."""
     outcome = record.get("outcome")
-    return outcome == "succeeded" or (outcome is None and record.get("phase") == "done")
+    done = outcome == "succeeded" or (outcome is None and record.get("phase") == "done")
+    if done and record.get("dry_run"):
+        gates = record.get("evidence", {}).get("gates", {})
+        return all(gate.get("status") == "passed" for gate in gates.values())
+    return done
 
 
 def _report(status: int, answer: Any, accepted: int = 200) -> int:

@@ -28,8 +28,12 @@ class Control:
         return self.context.is_ready()
 
     def start_switch(self, target: str, mode: str, dry_run: bool, timeout_s: float) -> str:
-        if target not in self.context.config.clusters:
+        config = self.context.config
+        if target not in config.clusters:
             raise SwitchRejected(f"unknown cluster {target!r}")
+        if mode == "planned" and not config.has_mirror(self.context.active, target):
+            raise SwitchRejected(f"no mirror {self.context.active}->{target} in the config's mirrors: a planned "
+                                 "switch proves MM2 copied everything, so it needs that flow")
         try:
             return self.executor.start_switch(target, mode, dry_run, timeout_s)
         except SwitchRefused as exc:

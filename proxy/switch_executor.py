@@ -60,6 +60,8 @@ class SwitchExecutor:
         self._mirrors: dict[tuple[str, str], MirrorProgressReader] = {}
         self._rejected: str | None = None
         self.last_lag: dict[tuple[str, str], int] = {}
+        for outcome in ("succeeded", "aborted"):  # present from the start, so increase() sees the first one
+            context.metrics.switch_outcome(outcome)
 
     # -- operator entry points -----------------------------------------------------------------------
 
@@ -147,6 +149,11 @@ class SwitchExecutor:
                 event = await coro
             except (AdminError, OSError, TimeoutError) as exc:
                 event = ev.CheckFailed(now=self.now(), phase=phase, reason=str(exc))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug of ours must abort the switch, not stall it until a timer
+                log.exception("switch %s check crashed", name)
+                event = ev.CheckFailed(now=self.now(), phase=phase, reason=f"internal error in {name}: {exc!r}")
             self._feed(event)
 
         task = asyncio.get_running_loop().create_task(run(), name=f"switch-{name}")
@@ -268,7 +275,7 @@ class SwitchExecutor:
             out.append(PartitionProgress(
                 topic=tp[0], partition=tp[1], source_end_offset=source_end[tp], source_last_data_offset=last_data,
                 mirrored_upto=reader.mirrored.get(tp), target_end_offset=target_end.get(tp, 0),
-                exact_sync=reader.exact_sync(tp, last_data), syncs=tuple(reader.syncs.get(tp, ())[-64:])))
+                exact_sync=reader.exact_sync(tp, last_data), syncs=tuple(reader.syncs.get(tp, ()))))
         return tuple(out)
 
     def _do_CheckGroupOffsets(self, action: act.CheckGroupOffsets) -> None:

@@ -106,7 +106,8 @@ def check_partition(group: GroupOffsets, offsets_of: GroupPartitionOffsets,
     if committed < 0:
         status = "no_commit"
     elif expected is None:
-        status = "untranslatable"
+        # older than every sync we keep: only an offset MM2's own group sync already wrote can serve
+        status = "ok" if offsets_of.on_target is not None else "untranslatable"
     elif settling and group.members > 0 and progress is not None and committed < progress.source_end_offset:
         status = "lagging"
     elif offsets_of.on_target == expected:
