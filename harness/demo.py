@@ -1,9 +1,10 @@
-"""`make demo`: two regions' Kafka clusters and MirrorMaker 2 between them, on this machine.
+"""`make demo`: a live regional failover on this machine, and a report of what it cost.
 
-Starts single-node clusters A and B, the mirror A->B, prints their addresses, round-trips a few
-records through each with confluent-kafka and shows one record produced on A arriving on B with
-the same topic name. Then it stops everything (or, with --keep-running, waits for Ctrl-C) and
-checks that no process it started is left. Later issues add the proxy and a live switchover here.
+Starts single-node clusters A and B, MirrorMaker 2 A->B and the proxy (A active); round-trips a few
+records through each cluster; then runs an idempotent producer and a group consumer through the
+proxy, switches the proxy to B midway (planned), keeps the load running on B, and prints: sent,
+acked, received, lost, duplicated, the unavailability window and the phase timings. Exits 0 only
+if nothing acknowledged was lost and nothing was written twice, and no process it started is left.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import confluent_kafka
 from harness import processes
 from harness.cluster import Cluster, ClusterSpec, start_clusters, stop_clusters
 from harness.mirror import Mirror, start_mirror, wait_for_records
+from harness.proxy_thread import ProxyThread, proxy_config
 
 
 def start_regions() -> tuple[Cluster, Cluster]:
@@ -82,6 +84,41 @@ def show_replication(a: Cluster, b: Cluster) -> None:
     print(f"  A->B: {topic} appeared on B after {seconds:.1f} s with {copied!r}")
 
 
+def live_switch(a: Cluster, b: Cluster, load_s: float) -> bool:
+    """Load through the proxy, a planned switch midway, the verdict from B's log; True if clean."""
+    from harness import workload
+
+    proxy = ProxyThread(proxy_config({"A": a.bootstrap, "B": b.bootstrap}, "A",
+                                     mirrors=[{"source": "A", "target": "B"}])).start()
+    try:
+        print(f"proxy: clients bootstrap at {proxy.bootstrap}; active cluster A")
+        topic = f"demo-orders-{uuid.uuid4().hex[:6]}"
+        produce(a.bootstrap, topic, [b"warm-up"])  # the topic exists on A and MM2 starts copying it
+        wait_for_records(b.bootstrap, topic, 1, timeout_s=120)
+        producer = workload.producer("confluent", proxy.bootstrap, topic, rate=200).start()
+        consumer = workload.consumer("confluent", proxy.bootstrap, topic, f"demo-group-{topic}").start()
+        time.sleep(load_s / 2)
+        print("switching to B (planned) under load ...")
+        switch = workload.run_switch(proxy, "B", timeout_s=60)
+        print(f"  switch {switch.switch_id}: {switch.outcome} ({switch.record.get('reason')})")
+        print("  phases (ms): " + ", ".join(f"{k}={v}" for k, v in switch.phases_ms.items()))
+        time.sleep(load_s / 2)
+        producer.stop()
+        consumer.wait_consumed(producer.acked_values, timeout_s=60)
+        consumer.stop()
+        verdict = workload.verify(b.bootstrap, topic, [producer], [consumer], switch=switch)
+    finally:
+        proxy.stop()
+    p, c = verdict.producers[0], verdict.consumers[0]
+    print("report:")
+    print(f"  sent {p.sent}, acked {p.acked}, received {c.consumed} (replayed {c.replayed}, "
+          f"offset resets {c.offset_resets}), in B's log {verdict.log_records - 1}")
+    print(f"  lost {verdict.lost}, duplicated {verdict.duplicates}, unavailable "
+          f"{p.unavailable_ms if p.unavailable_ms is None else round(p.unavailable_ms)} ms "
+          f"(switch call to the first ack on B), longest ack gap {round(p.max_ack_gap_ms or 0)} ms")
+    return switch.outcome == "succeeded" and verdict.lost == 0 and verdict.duplicates == 0
+
+
 def wait_for_ctrl_c() -> None:
     print("running; press Ctrl-C to stop")
     try:
@@ -94,15 +131,18 @@ def wait_for_ctrl_c() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.demo", description=__doc__)
     parser.add_argument("--keep-running", action="store_true", help="leave everything up until Ctrl-C")
+    parser.add_argument("--load-seconds", type=float, default=20.0, help="how long the load runs (switch midway)")
     args = parser.parse_args(argv)
     a, b = start_regions()
     mirror: Mirror | None = None
+    clean = False
     try:
         mirror = start_replication(a, b)
         print("round trips:")
         round_trip(a)
         round_trip(b)
         show_replication(a, b)
+        clean = live_switch(a, b, args.load_seconds)
         if args.keep_running:
             wait_for_ctrl_c()
     finally:
@@ -111,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         stop_clusters([a, b])
     left = processes.live_pids()
     print("stopped; no harness process left" if not left else f"processes left: {left}")
-    return 0 if not left else 1
+    print("demo " + ("passed: 0 lost, 0 duplicated" if clean else "FAILED"))
+    return 0 if clean and not left else 1
 
 
 if __name__ == "__main__":
