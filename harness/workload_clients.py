@@ -1,0 +1,257 @@
+"""The Python client libraries as workload workers: confluent-kafka, kafka-python and aiokafka.
+
+Every producer is idempotent with acks=all and default retries, so a switch must be invisible to it
+except as latency; every consumer uses the classic group protocol, `auto.offset.reset=earliest`,
+no auto-commit and a synchronous commit after each batch, so a replay can only come from a commit
+that failed, never from commit timing. Errors are recorded, never raised: the verdict shows them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiokafka
+import confluent_kafka
+import kafka
+import kafka.errors
+
+from harness.workload import TICK_S, ConsumerWorker, ProducerWorker
+
+BATCH = 100
+POLL_S = 0.2
+CLOSE_S = 60.0
+
+
+class ConfluentProducer(ProducerWorker):
+    library = "confluent"
+
+    def config(self) -> dict[str, Any]:
+        return {"bootstrap.servers": self.bootstrap, "enable.idempotence": True, "acks": "all",
+                "linger.ms": 5, "client.id": f"wl-{self.name}", "error_cb": self._on_error}
+
+    def _on_error(self, err: confluent_kafka.KafkaError) -> None:
+        if err.fatal():
+            self.fatal = err.str()
+        self.error(f"client error {err.name()}: {err.str()}")
+
+    def _on_delivery(self, err: confluent_kafka.KafkaError | None, msg: confluent_kafka.Message) -> None:
+        if err is None:
+            self.acked(msg.value() or b"", msg.partition() or 0, msg.offset() or 0)
+        else:
+            self.error(f"delivery failed {err.name()}: {err.str()}")
+
+    def run(self) -> None:
+        client = confluent_kafka.Producer(self.config())
+        started = time.monotonic()
+        while not self.stopping and self.fatal is None:
+            while self.sent < self.due(started):
+                client.produce(self.topic, value=self.value(self.sent), on_delivery=self._on_delivery)
+                self.sent += 1
+            client.poll(TICK_S)
+        left = client.flush(CLOSE_S)
+        if left:
+            self.error(f"{left} records still undelivered at close")
+
+
+class ConfluentTransactionalProducer(ConfluentProducer):
+    """Transactions of `txn_size` records; a value counts as acked when its transaction committed."""
+
+    library = "confluent-transactional"
+    txn_size = 20
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "transactional.id": f"wl-txn-{self.prefix.decode()}",
+                "transaction.timeout.ms": 60000}
+
+    def _on_delivery(self, err: confluent_kafka.KafkaError | None, msg: confluent_kafka.Message) -> None:
+        if err is not None:
+            self.error(f"delivery failed {err.name()}: {err.str()}")
+
+    def run(self) -> None:
+        client = confluent_kafka.Producer(self.config())
+        client.init_transactions(CLOSE_S)
+        started = time.monotonic()
+        while not self.stopping and self.fatal is None:
+            first = self.sent
+            values = [self.value(first + i) for i in range(self.txn_size)]
+            self.sent += len(values)
+            client.begin_transaction()
+            for i, value in enumerate(values):
+                while self.due(started) <= first + i and not self.stopping:
+                    client.poll(TICK_S)
+                client.produce(self.topic, value=value, on_delivery=self._on_delivery)
+            self._finish(client, values)
+
+    def _finish(self, client: confluent_kafka.Producer, values: list[bytes]) -> None:
+        """Commit, retrying what is retriable; abort what must be aborted; stop on a fatal error."""
+        for _attempt in range(10):
+            try:
+                client.commit_transaction(CLOSE_S)
+            except confluent_kafka.KafkaException as exc:
+                err: confluent_kafka.KafkaError = exc.args[0]
+                self.error(f"commit failed {err.name()}: {err.str()} (retriable={err.retriable()}, "
+                           f"abortable={err.txn_requires_abort()}, fatal={err.fatal()})")
+                if err.fatal():
+                    self.fatal = err.str()
+                    return
+                if err.txn_requires_abort():
+                    client.abort_transaction(CLOSE_S)
+                    self.aborted.update(values)
+                    return
+                continue
+            for value in values:
+                self.acked(value, -1, -1)
+            return
+        self.fatal = "commit_transaction kept failing"
+
+
+class KafkaPythonProducer(ProducerWorker):
+    library = "kafka-python"
+
+    def run(self) -> None:
+        client = kafka.KafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all",
+                                     linger_ms=5, client_id=f"wl-{self.name}")
+        started = time.monotonic()
+        try:
+            while not self.stopping:
+                while self.sent < self.due(started):
+                    value = self.value(self.sent)
+                    future = client.send(self.topic, value)
+                    future.add_callback(lambda md, v=value: self.acked(v, md.partition, md.offset))
+                    future.add_errback(lambda exc, v=value: self.error(f"send of {v!r} failed: {exc!r}"))
+                    self.sent += 1
+                time.sleep(TICK_S)
+            client.flush(CLOSE_S)
+        finally:
+            client.close(CLOSE_S)
+
+
+class AiokafkaProducer(ProducerWorker):
+    library = "aiokafka"
+
+    def run(self) -> None:
+        asyncio.run(self._run())
+
+    async def _run(self) -> None:
+        client = aiokafka.AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all",
+                                           linger_ms=5, client_id=f"wl-{self.name}")
+        await client.start()
+        started = time.monotonic()
+        try:
+            while not self.stopping:
+                while self.sent < self.due(started):
+                    value = self.value(self.sent)
+                    future = await client.send(self.topic, value)
+                    future.add_done_callback(lambda f, v=value: self._done(v, f))
+                    self.sent += 1
+                await asyncio.sleep(TICK_S)
+            await client.flush()
+        finally:
+            await client.stop()
+
+    def _done(self, value: bytes, future: asyncio.Future[Any]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            self.error(f"send of {value!r} failed: {future.exception() if not future.cancelled() else 'cancelled'}")
+        else:
+            md = future.result()
+            self.acked(value, md.partition, md.offset)
+
+
+class ConfluentConsumer(ConsumerWorker):
+    library = "confluent"
+
+    def run(self) -> None:
+        client = confluent_kafka.Consumer({
+            "bootstrap.servers": self.bootstrap, "group.id": self.group, "auto.offset.reset": "earliest",
+            "enable.auto.commit": False, "isolation.level": self.isolation_level, "client.id": f"wl-{self.name}",
+            "session.timeout.ms": self.session_timeout_ms, "heartbeat.interval.ms": self.heartbeat_ms,
+            "error_cb": lambda err: self.error(f"client error {err.name()}: {err.str()}")})
+        client.subscribe([self.topic])
+        try:
+            while not self.stopping:
+                messages = client.consume(BATCH, POLL_S)
+                for msg in messages:
+                    if msg.error() is not None:
+                        self.error(f"consume error: {msg.error()}")
+                    else:
+                        self.consumed(msg.value() or b"", msg.partition() or 0, msg.offset() or 0)
+                if any(msg.error() is None for msg in messages):
+                    self._commit(client)
+        finally:
+            client.close()
+
+    def _commit(self, client: confluent_kafka.Consumer) -> None:
+        try:
+            results = client.commit(asynchronous=False) or []
+        except confluent_kafka.KafkaException as exc:
+            self.error(f"commit failed: {exc.args[0]}")
+            return
+        for tp in results:
+            if tp.error is None:
+                self.committed(tp.partition, tp.offset)
+            else:
+                self.error(f"commit of partition {tp.partition} failed: {tp.error}")
+
+
+class KafkaPythonConsumer(ConsumerWorker):
+    library = "kafka-python"
+
+    def run(self) -> None:
+        client = kafka.KafkaConsumer(self.topic, bootstrap_servers=self.bootstrap, group_id=self.group,
+                                     auto_offset_reset="earliest", enable_auto_commit=False,
+                                     isolation_level=self.isolation_level, client_id=f"wl-{self.name}",
+                                     session_timeout_ms=self.session_timeout_ms,
+                                     heartbeat_interval_ms=self.heartbeat_ms)
+        try:
+            while not self.stopping:
+                batches = client.poll(timeout_ms=int(POLL_S * 1000), max_records=BATCH)
+                for records in batches.values():
+                    for r in records:
+                        self.consumed(r.value, r.partition, r.offset)
+                if batches:
+                    self._commit(client)
+        finally:
+            client.close(autocommit=False)
+
+    def _commit(self, client: kafka.KafkaConsumer) -> None:
+        try:
+            client.commit()
+        except kafka.errors.KafkaError as exc:
+            self.error(f"commit failed: {exc!r}")
+            return
+        self.committed_positions()
+
+
+class AiokafkaConsumer(ConsumerWorker):
+    library = "aiokafka"
+
+    def run(self) -> None:
+        asyncio.run(self._run())
+
+    async def _run(self) -> None:
+        client = aiokafka.AIOKafkaConsumer(self.topic, bootstrap_servers=self.bootstrap, group_id=self.group,
+                                           auto_offset_reset="earliest", enable_auto_commit=False,
+                                           isolation_level=self.isolation_level, client_id=f"wl-{self.name}",
+                                           session_timeout_ms=self.session_timeout_ms,
+                                           heartbeat_interval_ms=self.heartbeat_ms)
+        await client.start()
+        try:
+            while not self.stopping:
+                batches = await client.getmany(timeout_ms=int(POLL_S * 1000), max_records=BATCH)
+                for records in batches.values():
+                    for r in records:
+                        self.consumed(r.value or b"", r.partition, r.offset)
+                if batches:
+                    await self._commit(client)
+        finally:
+            await client.stop()
+
+    async def _commit(self, client: aiokafka.AIOKafkaConsumer) -> None:
+        try:
+            await client.commit()
+        except aiokafka.errors.KafkaError as exc:
+            self.error(f"commit failed: {exc!r}")
+            return
+        self.committed_positions()
