@@ -63,7 +63,7 @@ def mm2_properties(source: str, target: str, source_bootstrap: str, target_boots
         "sync.topic.configs.enabled": "true",
         "dedicated.mode.enable.internal.rest": "false",
         "tasks.max": "1",
-        f"{target}.offset.flush.interval.ms": "1000",
+        f"{target}.offset.flush.interval.ms": "250",  # releases offset syncs sooner: shorter catch-up
         f"{target}.scheduled.rebalance.max.delay.ms": "0",
         f"{source}.consumer.isolation.level": "read_committed",
         f"{target}.producer.enable.idempotence": "false",
