@@ -38,6 +38,9 @@ test: jars lint typecheck
 
 bench: jars
 	$(PY) -m bench.codec_bench
+	$(PY) -m bench.overhead --quick
+	$(PY) -m bench.connections --quick
+	$(PY) -m bench.failover_drill --quick
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
