@@ -44,6 +44,7 @@ BROKER_OVERRIDES = {"max.connections": "1000000", "max.connections.per.ip": "100
                     "connections.max.idle.ms": "3600000"}
 _SIZE = struct.Struct(">i")
 _CORRELATION_AND_ERROR = struct.Struct(">ih")
+_LINGER_ZERO = struct.pack("ii", 1, 0)
 
 
 def raise_fd_limit(wanted: int) -> int:
@@ -108,6 +109,14 @@ async def open_one(address: tuple[str, int], correlation_id: int) -> socket.sock
     return sock
 
 
+def reset(sockets: list[socket.socket]) -> None:
+    """Close with SO_LINGER 0: an RST, so no TIME_WAIT holds thousands of ephemeral ports afterwards."""
+    for sock in sockets:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ZERO)
+        sock.close()
+    sockets.clear()
+
+
 async def open_all(address: tuple[str, int], count: int) -> list[socket.socket]:
     gate = asyncio.Semaphore(CONCURRENT_OPENS)
 
@@ -119,8 +128,7 @@ async def open_all(address: tuple[str, int], count: int) -> list[socket.socket]:
     sockets = [r for r in results if isinstance(r, socket.socket)]
     failures = [r for r in results if not isinstance(r, socket.socket)]
     if failures:
-        for sock in sockets:
-            sock.close()
+        reset(sockets)
         raise RuntimeError(f"{len(failures)} of {count} connections failed, first: {failures[0]!r}")
     return sockets
 
@@ -135,22 +143,19 @@ def wait_upstream(proxy: ProxyProcess, count: int, timeout_s: float = 120) -> fl
     return connected
 
 
-def measure(proxy: ProxyProcess, cluster: Cluster, count: int) -> dict[str, Any]:
+def measure(proxy: ProxyProcess, cluster: Cluster, count: int, sockets: list[socket.socket]) -> dict[str, Any]:
+    """Open `count` connections into `sockets` (the caller closes them, after the broker and proxy)."""
     host, port = proxy.config.listeners.advertised_host, proxy.config.listeners.bootstrap_port
     time.sleep(SETTLE_S)
     rss_before = proxy.rss_kb()
     start = time.monotonic()
-    sockets = uvloop.run(open_all((host, port), count))
+    sockets += uvloop.run(open_all((host, port), count))
     handshake_s = time.monotonic() - start
-    try:
-        upstream = wait_upstream(proxy, count)
-        accept_s = time.monotonic() - start
-        time.sleep(SETTLE_S)  # idle: nothing in flight, buffers returned
-        rss_after = proxy.rss_kb()
-        clients = proxy.metric("kfp_client_connections")
-    finally:
-        for sock in sockets:
-            sock.close()
+    upstream = wait_upstream(proxy, count)
+    accept_s = time.monotonic() - start
+    time.sleep(SETTLE_S)  # idle: nothing in flight, buffers returned
+    rss_after = proxy.rss_kb()
+    clients = proxy.metric("kfp_client_connections")
     return {
         "connections": count, "accept_s": round(accept_s, 2), "handshake_s": round(handshake_s, 2),
         "rss_mb": round(rss_after / 1024, 1), "rss_before_mb": round(rss_before / 1024, 1),
@@ -171,17 +176,19 @@ def main(argv: list[str] | None = None) -> int:
     fd_limit = raise_fd_limit(max(65_536, 2 * requested + 4_096))  # before any child is spawned
     [cluster] = start_clusters([ClusterSpec("A", (1,), BROKER_OVERRIDES)])
     proxy: ProxyProcess | None = None
+    sockets: list[socket.socket] = []
     try:
         proxy = start_proxy({"A": cluster.bootstrap}, "A",
                             limits={"max_client_connections": requested + 1_000, "idle_timeout_s": 3_600})
         count = min(requested, capacity(proxy))
         print(f"bench.connections: {count} connections (asked for {requested}), RLIMIT_NOFILE {fd_limit}",
               file=sys.stderr)
-        result = measure(proxy, cluster, count)
-    finally:
+        result = measure(proxy, cluster, count, sockets)
+    finally:  # the broker closes first, then the proxy, then us: TIME_WAIT stays off ephemeral ports
+        stop_clusters([cluster])
         if proxy is not None:
             proxy.stop()
-        stop_clusters([cluster])
+        reset(sockets)
     at_10k = result["rss_before_mb"] + result["rss_per_conn_kb"] * 10_000 / 1024  # = rss_mb when count is 10k
     if count < requested:
         result["limited_by"] = (f"RLIMIT_NOFILE hard limit {fd_limit} (no CAP_SYS_RESOURCE to lift it): the proxy "
