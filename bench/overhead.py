@@ -58,14 +58,15 @@ class Plan:
     java_records: int
     python_pairs: int
     python_records: int
+    python_consume_records: int  # more than produced per run: librdkafka reads ~1 GB/s, runs must last
     latency_pairs: int
     latency_seconds: int
 
 
-QUICK = Plan(pairs=3, java_records=150_000, python_pairs=4, python_records=600_000, latency_pairs=2,
-             latency_seconds=6)
-FULL = Plan(pairs=5, java_records=500_000, python_pairs=7, python_records=2_000_000, latency_pairs=3,
-            latency_seconds=20)
+QUICK = Plan(pairs=3, java_records=150_000, python_pairs=4, python_records=600_000,
+             python_consume_records=1_200_000, latency_pairs=2, latency_seconds=6)
+FULL = Plan(pairs=5, java_records=500_000, python_pairs=7, python_records=2_000_000,
+            python_consume_records=3_000_000, latency_pairs=3, latency_seconds=20)
 
 
 def median(values: list[float]) -> float:
@@ -139,8 +140,8 @@ def latency(direct: str, proxy: str, plan: Plan, direct_records_per_s: float) ->
 
 
 def create_topic(bootstrap: str) -> None:
-    """6 partitions; 64 MiB segments and 512 MiB per partition keep a full run's disk use bounded."""
-    config = {"segment.bytes": str(64 << 20), "retention.bytes": str(512 << 20)}
+    """6 partitions; 64 MiB segments and 1 GiB per partition keep a full run's disk use bounded."""
+    config = {"segment.bytes": str(64 << 20), "retention.bytes": str(1 << 30)}
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.create_topics([NewTopic(TOPIC, PARTITIONS, 1, config=config)])[TOPIC].result(60)
 
@@ -203,7 +204,8 @@ def measure(direct: str, proxy: ProxyProcess, plan: Plan) -> dict[str, Any]:
     n, pairs = plan.python_records, plan.python_pairs
     py_producer = compare(lambda b: python_load.produce_mb_s(b, TOPIC, n), direct, proxy, pairs, n)
     phases.done("python_producer")
-    py_consumer = compare(lambda b: python_load.consume_mb_s(b, TOPIC, n), direct, proxy, pairs, n)
+    m = plan.python_consume_records
+    py_consumer = compare(lambda b: python_load.consume_mb_s(b, TOPIC, m), direct, proxy, pairs, m)
     phases.done("python_consumer")
     python = {"producer_ratio": py_producer["ratio"], "consumer_ratio": py_consumer["ratio"],
               "producer": py_producer, "consumer": py_consumer}
