@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+EVERYWHERE = 0.99  # functions on at least this share of stacks are left out of the inclusive table
 _FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 
@@ -88,6 +89,10 @@ def hot_spots(stacks: list[tuple[list[str], int]], top: int = 10) -> tuple[int, 
         for name in {_frame_name(frame, with_line=False) for frame in frames}:
             inclusive[name] += count
 
+    everywhere = [name for name, n in inclusive.items() if n >= EVERYWHERE * total]
+    for name in everywhere:  # entry points and the event loop itself say nothing
+        del inclusive[name]
+
     def ranked(counter: Counter[str]) -> list[HotSpot]:
         return [HotSpot(name, n, 100.0 * n / max(total, 1)) for name, n in counter.most_common(top)]
 
@@ -98,9 +103,13 @@ def summarize(raw_text: str, top: int = 10, header: str = "") -> str:
     """A plain-text report: the self-time table, then the inclusive table."""
     total, own, inclusive = hot_spots(parse_raw(raw_text), top)
     lines = [header] if header else []
-    lines.append(f"{total} samples (active Python stacks only; idle waits in the event loop are not sampled)")
+    lines.append(f"{total} samples (active stacks only: a thread asleep in epoll is not sampled). "
+                 "Self time on the line that enters the event loop (asyncio/runners.py, uvloop's run) is "
+                 "time in uvloop's C code with no Python frame above it: recv/epoll syscalls and transport "
+                 "bookkeeping.")
     for title, spots in ((f"top {top} by self samples (innermost frame, file:line)", own),
-                         (f"top {top} by total samples (function anywhere on the stack)", inclusive)):
+                         (f"top {top} by total samples (function anywhere on the stack; frames on "
+                          f"every stack left out)", inclusive)):
         lines += ["", title, f"{'%':>6}  {'samples':>7}  where"]
         lines += [f"{spot.percent:6.1f}  {spot.samples:7d}  {spot.where}" for spot in spots]
     return "\n".join(lines) + "\n"
