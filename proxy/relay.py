@@ -221,13 +221,17 @@ class ClientConnection(asyncio.Protocol):
         if self.transport is None or self._closed:
             return
         tap = self.context.client_tap
+        out: list[bytes | memoryview] = []
         for entry in self._order.release():
             assert entry.answer is not None
-            for part in entry.answer:
-                self.context.metrics.bytes_client_out.inc(len(part))
-                if tap is not None:
-                    tap(part)
-            self.transport.writelines(entry.answer)
+            out.extend(entry.answer)
+        if not out:
+            return
+        if tap is not None:
+            for part in out:
+                tap(part)
+        self.context.metrics.bytes_client_out.inc(sum(map(len, out)))
+        self.transport.writelines(out)
 
     def close(self, reason: str) -> None:
         if self._closed:
@@ -277,8 +281,7 @@ class UpstreamConnection(asyncio.Protocol):
     def write(self, parts: list[bytes | memoryview]) -> None:
         if self.transport is None:
             return
-        for part in parts:
-            self._client.context.metrics.bytes_upstream_out.inc(len(part))
+        self._client.context.metrics.bytes_upstream_out.inc(sum(map(len, parts)))
         self.transport.writelines(parts)
 
     def connection_lost(self, exc: Exception | None) -> None:
