@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from protocol import schema
 from protocol.errors import ProtocolError
-from protocol.headers import RequestHeader, response_header_length
+from protocol.headers import RequestHeader, read_uvarint, response_header_length
 from protocol.messages import (
     add_offsets_to_txn,
     add_partitions_to_txn,
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from proxy.relay import ClientConnection
 
 _INT32 = struct.Struct(">i")
+_INT16 = struct.Struct(">h")
 NOT_LEADER_OR_FOLLOWER = 6
 GROUP_REQUESTS = frozenset({11, 12, 14, 68})  # JoinGroup, Heartbeat, SyncGroup, ConsumerGroupHeartbeat
 TXN_REQUESTS = frozenset({22, 24, 25, 26})
@@ -113,6 +114,9 @@ class SwitchGate:
 
     def _produce(self, client: ClientConnection, header: RequestHeader, body: memoryview) -> list[bytes] | None:
         if not self.produce_fence.fenced:
+            transactional_id = produce_transactional_id(header.api_version, body)
+            if transactional_id is not None:  # TV2 (KIP-890): the first Produce opens the transaction
+                self.transactions.started(transactional_id)
             return None
         request = schema.decode(produce.REQUEST, header.api_version, body)
         partitions, producer_id = _produce_partitions(request)
@@ -225,6 +229,30 @@ def _produce_partitions(request: Any) -> tuple[list[tuple[str, int]], int]:
                     producer_id = batch.producer_id
                     break
     return partitions, producer_id
+
+
+def produce_transactional_id(version: int, body: memoryview) -> str | None:
+    """The TransactionalId that leads every Produce body from v3, read without decoding the rest.
+
+    Transaction version 2 producers (Java 4.x against 4.x brokers) send no AddPartitionsToTxn: a
+    transaction opens with its first Produce. Unless that Produce is seen before the fence, the
+    transaction looks closed, its later batches are refused, and it stays open on the source until
+    transaction.timeout.ms, holding the catch-up's transactions gate shut. This runs for every
+    Produce while unfenced, hence a peek: null (the common case) costs one or two byte reads.
+    """
+    if version < 3 or not body or body[0] == (0 if version >= 9 else 0xFF):
+        return None  # null: compact length 0 from v9, int16 -1 before
+    try:
+        if version >= 9:
+            length, start = read_uvarint(body, 0)
+            length -= 1
+        else:
+            length, start = _INT16.unpack_from(body)[0], 2
+    except (ProtocolError, struct.error):
+        return None
+    if length < 0 or start + length > len(body):
+        return None
+    return str(body[start:start + length], "utf-8", "replace")
 
 
 def _group_of(header: RequestHeader, body: memoryview) -> str | None:
