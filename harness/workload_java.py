@@ -20,7 +20,7 @@ from typing import Any, Self
 from harness import jvm, processes
 from harness.jars import resolve
 from harness.processes import ManagedProcess
-from harness.workload import Ack, ConsumerWorker, ProducerWorker
+from harness.workload import Ack, ConsumerWorker, ProducerWorker, Worker, wait_until
 
 TOOLS = "org.apache.kafka.tools."
 HEAP = ("-Xmx192m",)
@@ -42,19 +42,20 @@ class JavaTool:
     def start(self, on_event: Any, on_exit: Any = None) -> None:
         jars = resolve()
         workdir = self._workdir = processes.make_workdir(f"wl-{self.name}")
-        config = jvm.write_properties(workdir / "client.properties", self.properties)
+        args = list(self.args)
+        if self.properties:
+            args += ["--command-config", str(jvm.write_properties(workdir / "client.properties", self.properties))]
         log4j = jvm.write_log4j2_config(workdir / "log4j2.properties", target="SYSTEM_ERR", level="WARN")
-        command = jvm.java_command(jars.classpath, TOOLS + self.main_class,
-                                   [*self.args, "--command-config", str(config)], heap=HEAP, log4j2_config=log4j)
+        command = jvm.java_command(jars.classpath, TOOLS + self.main_class, args, heap=HEAP, log4j2_config=log4j)
         stdout = workdir / "events.jsonl"
         self.process = processes.spawn(f"wl-{self.name}", command, stdout, stderr_path=workdir / "stderr.txt")
         self._reader = threading.Thread(target=self._follow, args=(stdout, on_event, on_exit), daemon=True,
                                         name=f"java-{self.name}-reader")
         self._reader.start()
 
-    def stop(self) -> None:
+    def stop(self, grace_s: float = STOP_GRACE_S) -> None:
         if self.process is not None:
-            processes.stop_many([self.process], STOP_GRACE_S)
+            processes.stop_many([self.process], grace_s)
         if self._reader is not None:
             self._reader.join(30)
         processes.remove_workdir(self._workdir)
@@ -176,3 +177,53 @@ class JavaConsumer(ConsumerWorker):
                     self.committed(int(entry["partition"]), int(entry["offset"]))
             else:
                 self.error(f"commit failed: {event.get('error')}")
+
+
+class JavaTransactionalCopier(Worker):
+    """TransactionalMessageCopier: Java's consume-transform-produce loop with exactly-once semantics.
+
+    It reads one input partition (read_committed) up to the end offset it saw at start, writes each
+    value to the output topic in transactions of `transaction_size`, and commits its input offsets
+    inside each transaction; on an abortable error it aborts and rewinds to the committed offsets.
+    It exits by itself when it has copied everything, with status 0.
+    """
+
+    library = "java-transactional"
+
+    def __init__(self, bootstrap: str, input_topic: str, output_topic: str, group: str,
+                 transaction_size: int = 10, transaction_timeout_ms: int = 60_000) -> None:
+        super().__init__(f"copier-{group}")
+        self.processed = 0
+        self.remaining: int | None = None
+        self.exit_code: int | None = None
+        self.tool = JavaTool(self.name, "TransactionalMessageCopier",
+                             ["--broker-list", bootstrap, "--input-topic", input_topic, "--input-partition", "0",
+                              "--output-topic", output_topic, "--consumer-group", group,
+                              "--transactional-id", f"txn-{group}", "--transaction-size", str(transaction_size),
+                              "--transaction-timeout", str(transaction_timeout_ms), "--use-group-metadata"], {})
+
+    def start(self) -> Self:
+        self.tool.start(self._on_event, self._on_exit)
+        return self
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stopping.set()
+        self.tool.stop(timeout_s)
+
+    def wait_processed(self, count: int, timeout_s: float = 120.0) -> None:
+        wait_until(lambda: self.processed >= count or self.exit_code is not None, timeout_s,
+                   lambda: f"copier: {self.processed}/{count} processed; errors {self.errors[-3:]}")
+
+    def wait_done(self, timeout_s: float = 180.0) -> None:
+        wait_until(lambda: self.exit_code is not None, timeout_s,
+                   lambda: f"copier still running: {self.processed} processed, {self.remaining} remaining")
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        if "totalProcessed" in event:
+            self.processed = int(event["totalProcessed"])
+            self.remaining = int(event.get("remaining", -1))
+
+    def _on_exit(self, code: int) -> None:
+        self.exit_code = code
+        if code != 0 and not self.stopping:
+            self.error(f"TransactionalMessageCopier exited {code}: {self.tool.stderr_tail()}")
