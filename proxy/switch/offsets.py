@@ -38,9 +38,24 @@ def translate_group_offset(committed_on_source: int, syncs: Iterable[OffsetSync]
     ordered = sorted(set(syncs))
     at = bisect.bisect_right(ordered, committed_on_source, key=lambda sync: sync[0])
     if at == 0:
-        return None
+        return _before_first_sync(committed_on_source, ordered)
     upstream, downstream = ordered[at - 1]
     return downstream if upstream == committed_on_source else downstream + 1
+
+
+def _before_first_sync(committed: int, ordered: list[OffsetSync]) -> int | None:
+    """Older than every sync: the lowest target offset the record can have, so nothing is skipped.
+
+    MM2 emits syncs sparsely (one per flush per partition, plus forced ones), so a group that
+    stopped early may be older than every sync kept. Between `committed` and the first sync
+    (u0, d0) the source has u0 - committed offsets; the target has at most that many records there
+    (markers and aborted records are not copied), so d0 - (u0 - committed) never lies after the
+    true position: the group may re-read a few records, it never loses one.
+    """
+    if not ordered:
+        return None
+    upstream, downstream = ordered[0]
+    return max(0, downstream - (upstream - committed))
 
 
 def known_syncs(progress: PartitionProgress) -> tuple[OffsetSync, ...]:

@@ -1,4 +1,4 @@
-"""A group older than every kept sync is fine when MM2's own group sync already wrote its offset."""
+"""Groups that stopped long before the end: carried over without skipping a record."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from proxy.switch.progress import GroupOffsets, GroupPartitionOffsets, Partition
 PROGRESS = PartitionProgress(topic="t", partition=0, source_end_offset=5000, source_last_data_offset=4999,
                              mirrored_upto=4999, target_end_offset=5000, exact_sync=(4999, 4999),
                              syncs=((4990, 4990), (4999, 4999)))
+NO_SYNCS = PartitionProgress(topic="t", partition=0, source_end_offset=5000, source_last_data_offset=4999,
+                             mirrored_upto=4999, target_end_offset=5000)
 
 
 def offsets(on_target: int | None) -> tuple[GroupOffsets, GroupPartitionOffsets]:
@@ -15,12 +17,17 @@ def offsets(on_target: int | None) -> tuple[GroupOffsets, GroupPartitionOffsets]
     return GroupOffsets(group="stale", members=0, partitions=(partition,)), partition
 
 
-def test_a_stale_group_already_synced_by_mm2_passes() -> None:
-    group, partition = offsets(on_target=10)
-    assert check_partition(group, partition, PROGRESS, settling=False).status == "ok"
-
-
-def test_a_stale_group_missing_on_the_target_is_untranslatable() -> None:
+def test_a_group_older_than_every_sync_is_written_where_nothing_can_be_skipped() -> None:
     group, partition = offsets(on_target=None)
     check = check_partition(group, partition, PROGRESS, settling=False)
-    assert check.status == "untranslatable" and check.expected is None
+    assert (check.status, check.expected) == ("missing", 10)
+
+
+def test_without_any_sync_an_offset_mm2_already_wrote_is_accepted() -> None:
+    group, partition = offsets(on_target=7)
+    assert check_partition(group, partition, NO_SYNCS, settling=False).status == "ok"
+
+
+def test_without_any_sync_and_nothing_on_the_target_it_is_untranslatable() -> None:
+    group, partition = offsets(on_target=None)
+    assert check_partition(group, partition, NO_SYNCS, settling=False).status == "untranslatable"

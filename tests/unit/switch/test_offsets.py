@@ -39,12 +39,22 @@ def test_translation_ignores_sync_order_and_duplicates() -> None:
 
 
 @pytest.mark.parametrize("committed, syncs, source_end, target_end", [
-    (5, [(10, 5)], 50, 40),    # only newer syncs: MM2 answers -1
     (5, [], 50, 40),           # nothing synced yet
 ])
 def test_untranslatable_offsets(committed: int, syncs: list[tuple[int, int]], source_end: int,
                                 target_end: int) -> None:
     assert translate_group_offset(committed, syncs, source_end, target_end) is None
+
+
+@pytest.mark.parametrize("committed, syncs, expected", [
+    (5, [(10, 5)], 0),           # 5 offsets before the first sync's copy at 5: at most 5 records there
+    (5, [(10, 8), (20, 17)], 3),
+    (26, [(30, 28)], 24),
+    (0, [(1000, 3)], 0),         # never below the start of the log
+])
+def test_older_than_every_sync_resumes_where_nothing_can_be_skipped(
+        committed: int, syncs: list[tuple[int, int]], expected: int) -> None:
+    assert translate_group_offset(committed, syncs, 5000, 4000) == expected
 
 
 def test_unknown_end_offsets_fall_back_to_the_syncs() -> None:
