@@ -88,6 +88,9 @@ def timeline(producers: list[ProducerWorker], switch: SwitchRun) -> dict[str, An
     """Acks per 250 ms bucket relative to the switch call, and the phase boundaries."""
     acks = sorted(ack.at - switch.called_at for p in producers for ack in p.acks)
     buckets: dict[float, int] = {}
+    if acks:  # every bucket from the first ack to the last, so a silent window shows as zero
+        first, last = round(acks[0] * 4), round(acks[-1] * 4)
+        buckets = {step / 4: 0 for step in range(first, last + 1)}
     for at in acks:
         key = round(at * 4) / 4
         buckets[key] = buckets.get(key, 0) + 1
