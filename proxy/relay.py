@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, cast
 from protocol import schema
 from protocol.errors import ProtocolError, RemoteProtocolError
 from protocol.framing import FrameSplitter
-from protocol.headers import peek_request_header, response_header_length
+from protocol.headers import peek_request_header, read_uvarint, response_header_length
 from protocol.messages import MESSAGES
 from protocol.patch import PATCHERS, patched_versions
 from proxy.correlation import ResponseOrder
@@ -311,11 +311,11 @@ class UpstreamConnection(asyncio.Protocol):
 
 
 def _produce_acks(frame: memoryview, header_length: int, version: int) -> int:
-    """Acks of a Produce request (after the nullable TransactionalId, v3+); -1 if unreadable."""
+    """Acks of a Produce request (after the nullable TransactionalId, v3+); RemoteProtocolError if unreadable."""
     try:
         pos = header_length
         if version >= 9:
-            n, pos = _uvarint(frame, pos)
+            n, pos = read_uvarint(frame, pos)
             pos += max(n - 1, 0)
         elif version >= 3:
             n = struct.unpack_from(">h", frame, pos)[0]
@@ -324,16 +324,3 @@ def _produce_acks(frame: memoryview, header_length: int, version: int) -> int:
         return acks
     except (struct.error, IndexError) as exc:
         raise RemoteProtocolError(f"unreadable Produce request: {exc}") from exc
-
-
-def _uvarint(buf: memoryview, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, pos
-        shift += 7
-        if shift > 28:
-            raise RemoteProtocolError("varint too long")
