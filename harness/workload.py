@@ -268,11 +268,11 @@ class SwitchRun:
 
 
 def run_switch(proxy: ProxyThread, target: str, *, mode: str = "planned", dry_run: bool = False,
-               timeout_s: float = 60.0, wait_s: float | None = None) -> SwitchRun:
+               timeout_s: float = 60.0, wait_s: float | None = None, accept_replay: bool = False) -> SwitchRun:
     """Ask the proxy for a switch (as the admin API does) and wait until its record is final."""
     control = proxy.server.control
     called_at = time.time()
-    switch_id = proxy.call(lambda: control.start_switch(target, mode, dry_run, timeout_s))
+    switch_id = proxy.call(lambda: control.start_switch(target, mode, dry_run, timeout_s, accept_replay))
     deadline = time.monotonic() + (wait_s if wait_s is not None else timeout_s + 60)
     record: dict[str, Any] | None = None
     while time.monotonic() < deadline:

@@ -23,7 +23,7 @@ from proxy.log import admin as log
 from proxy.metrics import CONTENT_TYPE, Metrics
 
 SWITCH_MODES = ("planned", "emergency")
-SWITCH_FIELDS = ("target", "mode", "dry_run", "timeout_s")
+SWITCH_FIELDS = ("target", "mode", "dry_run", "timeout_s", "accept_replay")
 DEFAULT_SWITCH_TIMEOUT_S = 120.0
 FINAL_PHASES = frozenset({"done", "aborted", "failed"})
 
@@ -47,7 +47,8 @@ class ProxyControl(Protocol):
 
     def is_ready(self) -> bool: ...
 
-    def start_switch(self, target: str, mode: str, dry_run: bool, timeout_s: float) -> str: ...
+    def start_switch(self, target: str, mode: str, dry_run: bool, timeout_s: float,
+                     accept_replay: bool = False) -> str: ...
 
     def switch_record(self, switch_id: str) -> dict[str, Any] | None: ...
 
@@ -62,6 +63,7 @@ class SwitchRequest:
     mode: str = "planned"
     dry_run: bool = False
     timeout_s: float = DEFAULT_SWITCH_TIMEOUT_S
+    accept_replay: bool = False
 
 
 class BadRequest(ValueError):
@@ -82,14 +84,20 @@ def parse_switch_request(body: object) -> SwitchRequest:
     mode = body.get("mode", "planned")
     if mode not in SWITCH_MODES:
         raise BadRequest(f"mode: expected one of {', '.join(SWITCH_MODES)}, got {mode!r}")
-    dry_run = body.get("dry_run", False)
-    if not isinstance(dry_run, bool):
-        raise BadRequest(f"dry_run: expected true or false, got {dry_run!r}")
+    dry_run = _flag(body, "dry_run")
+    accept_replay = _flag(body, "accept_replay")
     timeout_s = body.get("timeout_s", DEFAULT_SWITCH_TIMEOUT_S)
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or not math.isfinite(timeout_s) \
             or timeout_s <= 0:
         raise BadRequest(f"timeout_s: expected a number of seconds > 0, got {timeout_s!r}")
-    return SwitchRequest(target, mode, dry_run, float(timeout_s))
+    return SwitchRequest(target, mode, dry_run, float(timeout_s), accept_replay)
+
+
+def _flag(body: dict[str, Any], name: str) -> bool:
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise BadRequest(f"{name}: expected true or false, got {value!r}")
+    return value
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -167,7 +175,7 @@ class _AdminApi:
 
         def start() -> dict[str, Any]:
             return {"switch_id": self.control.start_switch(switch.target, switch.mode, switch.dry_run,
-                                                           switch.timeout_s)}
+                                                           switch.timeout_s, switch.accept_replay)}
 
         return self._act(caller, "switch", asdict(switch), start, ok_status=202, ok_outcome="accepted")
 

@@ -109,7 +109,7 @@ def cmd_switch(args: argparse.Namespace) -> int:
         raise UsageError("--timeout must be > 0")
     client = admin_client(args)
     body = {"target": args.to, "mode": "emergency" if args.emergency else "planned",
-            "dry_run": args.dry_run, "timeout_s": args.timeout}
+            "dry_run": args.dry_run, "timeout_s": args.timeout, "accept_replay": args.accept_replay}
     status, answer = client.call("POST", "/v1/switch", body)
     if status != 202 or not args.wait:
         return _report(status, answer, accepted=202)
@@ -208,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     switch.add_argument("--emergency", action="store_true",
                         help="skip drain and catch-up (the active cluster is unreachable)")
     switch.add_argument("--dry-run", action="store_true", help="run the checks only; change nothing")
+    switch.add_argument("--accept-replay", action="store_true",
+                        help="resume groups whose exact position cannot be proven at their safe bound "
+                             "(they may re-read up to the reported number of records); audited")
     switch.add_argument("--timeout", type=float, default=DEFAULT_SWITCH_TIMEOUT_S, metavar="SECONDS")
     switch.add_argument("--wait", action="store_true", help="wait for the outcome and print the record")
     _admin_command(commands, "status", "print the proxy status", cmd_status)

@@ -184,10 +184,18 @@ class ClusterAdmin:
         window = 64
         while True:
             start = max(0, end - window)
-            last = _last_committed(await self._batches(tp, leader, start, end))
-            if last >= 0 or start == 0:
-                return last
+            committed = committed_data(await self._batches(tp, leader, start, end))
+            if committed or start == 0:
+                return committed[-1].offset if committed else -1
             window *= 8
+
+    async def committed_records(self, tp: TopicPartition, leader: int, start: int, end: int) -> list[Record]:
+        """The data records a read_committed reader sees in [start, end), in offset order.
+
+        A transaction still open at `end` is left out (its outcome is unknown yet), as it is by
+        MM2's read_committed consumer.
+        """
+        return [r for r in committed_data(await self._batches(tp, leader, start, end)) if start <= r.offset < end]
 
     async def _batches(self, tp: TopicPartition, leader: int, start: int, end: int
                        ) -> list[tuple[RecordBatchHeader, Record]]:
@@ -281,17 +289,18 @@ def _by_leader(parts: dict[TopicPartition, PartitionInfo]) -> dict[int, list[Top
     return out
 
 
-def _last_committed(batches: list[tuple[RecordBatchHeader, Record]]) -> int:
+def committed_data(batches: list[tuple[RecordBatchHeader, Record]]) -> list[Record]:
     """Walk batches in order; transactional data counts once its COMMIT marker is seen."""
-    last = -1
-    pending: dict[int, int] = {}
+    out: list[Record] = []
+    pending: dict[int, list[Record]] = {}
     for header, record in batches:
         if header.is_control:
-            tail = pending.pop(header.producer_id, -1)
+            finished = pending.pop(header.producer_id, [])
             if control_type(record) == CONTROL_COMMIT:
-                last = max(last, tail)
+                out.extend(finished)
         elif header.is_transactional:
-            pending[header.producer_id] = max(pending.get(header.producer_id, -1), record.offset)
+            pending.setdefault(header.producer_id, []).append(record)
         else:
-            last = max(last, record.offset)
-    return last
+            out.append(record)
+    out.sort(key=lambda r: r.offset)
+    return out

@@ -6,8 +6,11 @@ Two topics prove a partition caught up (protocol reference, section 6):
   upstream record MM2 has replicated and committed;
 - `mm2-offset-syncs.<source>.internal` (offset-syncs.topic.location=target; a real 4.4 MM2 names
   it after the cluster it does not live on, the source here): pairs (upstream,
-  downstream) saying which target record holds which source record; with offset.lag.max=0 every
-  record gets one, so the map at the switch point is exact.
+  downstream) saying which target record holds which source record. Even with offset.lag.max=0
+  they are sparse and not promised: MM2 keeps one pending sync per partition, sends at most ten at
+  a time, drops the pending ones when its task restarts (every time it discovers a new topic) and
+  never re-sends a failed one. So the switch uses them where present and proves positions by
+  comparing records otherwise (`proxy.position_prover`).
 
 Both are read incrementally: each check fetches only what was appended since the last one.
 """

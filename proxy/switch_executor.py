@@ -19,6 +19,7 @@ from proxy.cluster_admin import READ_COMMITTED, AdminError, ClusterAdmin
 from proxy.context import ProxyContext
 from proxy.log import switch as log
 from proxy.mirror_progress import MirrorProgressReader
+from proxy.position_prover import PositionProver
 from proxy.switch import actions as act
 from proxy.switch import events as ev
 from proxy.switch.fencing import ProduceFence, TransactionFence
@@ -58,6 +59,8 @@ class SwitchExecutor:
         self._timer: asyncio.TimerHandle | None = None
         self._admins: dict[str, ClusterAdmin] = {}
         self._mirrors: dict[tuple[str, str], MirrorProgressReader] = {}
+        self._progress: dict[tuple[str, str], dict[tuple[str, int], PartitionProgress]] = {}
+        self._provers: dict[tuple[str, str], PositionProver] = {}
         self._rejected: str | None = None
         self.last_lag: dict[tuple[str, str], int] = {}
         for outcome in ("succeeded", "aborted"):  # present from the start, so increase() sees the first one
@@ -68,10 +71,12 @@ class SwitchExecutor:
     def now(self) -> int:
         return int(asyncio.get_running_loop().time() * 1000)
 
-    def start_switch(self, target: str, mode: str, dry_run: bool, timeout_s: float) -> str:
+    def start_switch(self, target: str, mode: str, dry_run: bool, timeout_s: float,
+                     accept_replay: bool = False) -> str:
         switch_id = f"sw-{time.strftime('%Y%m%dT%H%M%S')}-{next(self._ids)}"
         self._feed(ev.SwitchRequested(now=self.now(), switch_id=switch_id, source=self.machine.active,
-                                      target=target, mode=mode, dry_run=dry_run, timeout_s=timeout_s))
+                                      target=target, mode=mode, dry_run=dry_run, timeout_s=timeout_s,
+                                      accept_replay=accept_replay))
         return switch_id
 
     def fence(self) -> dict[str, Any]:
@@ -275,7 +280,9 @@ class SwitchExecutor:
             out.append(PartitionProgress(
                 topic=tp[0], partition=tp[1], source_end_offset=source_end[tp], source_last_data_offset=last_data,
                 mirrored_upto=reader.mirrored.get(tp), target_end_offset=target_end.get(tp, 0),
-                exact_sync=reader.exact_sync(tp, last_data), syncs=tuple(reader.syncs.get(tp, ()))))
+                exact_sync=reader.exact_sync(tp, last_data), syncs=tuple(reader.syncs.get(tp, ())),
+                on_target=tp in target_parts))
+        self._progress[(source, target)] = {p.tp: p for p in out}
         return tuple(out)
 
     def _do_CheckGroupOffsets(self, action: act.CheckGroupOffsets) -> None:
@@ -289,6 +296,10 @@ class SwitchExecutor:
     async def _group_offsets(self, source: str, target: str) -> tuple[GroupOffsets, ...]:
         src, dst = self._admin(source), self._admin(target)
         replicated = await src.replicated_partitions()
+        target_parts = await dst.partitions()
+        progress = self._progress.get((source, target), {})
+        prover = self._provers.setdefault((source, target), PositionProver(
+            self.context.config.switch.match_window_records))
         served = set(self.gate.group_clients.values())  # only these can rejoin through this proxy
         out = []
         for group, active in (await src.group_states()).items():
@@ -297,10 +308,14 @@ class SwitchExecutor:
                 continue
             on_target = await dst.committed(group)
             members = 1 if active and group in served else 0
-            out.append(GroupOffsets(group=group, members=members, partitions=tuple(
-                GroupPartitionOffsets(topic=tp[0], partition=tp[1], committed_on_source=offset,
-                                      on_target=on_target.get(tp))
-                for tp, offset in sorted(committed.items()))))
+            partitions = []
+            for tp, offset in sorted(committed.items()):
+                seen = progress.get(tp)
+                proven = None if seen is None else await prover.resume_offset(
+                    src, dst, seen, offset, replicated[tp].leader, target_parts)
+                partitions.append(GroupPartitionOffsets(topic=tp[0], partition=tp[1], committed_on_source=offset,
+                                                        on_target=on_target.get(tp), proven=proven))
+            out.append(GroupOffsets(group=group, members=members, partitions=tuple(partitions)))
         return tuple(out)
 
     def _do_WriteGroupOffsets(self, action: act.WriteGroupOffsets) -> None:

@@ -51,7 +51,8 @@ def on_mirror(state: SwitchState, e: ev.MirrorChecked) -> Transition:
 def on_groups(state: SwitchState, e: ev.GroupOffsetsChecked) -> Transition:
     run = state.current()
     settle_until = (run.catch_up_started or e.now) + state.limits.group_settle_ms
-    verdict = gates.group_gate(e.groups, run.mirror, settling=not run.dry_run and e.now < settle_until)
+    verdict = gates.group_gate(e.groups, run.mirror, settling=not run.dry_run and e.now < settle_until,
+                               accept_replay=run.record.accept_replay)
     record = run.record.with_evidence(groups=verdict.checks, group_checks=run.record.evidence.group_checks + 1)
     expected = tuple((g.group, g.members) for g in e.groups if g.members > 0)
     run = replace(run, record=record, expected_rejoin=expected)
@@ -63,6 +64,9 @@ def on_groups(state: SwitchState, e: ev.GroupOffsetsChecked) -> Transition:
         return begin_flip(state, _gate(run, "group_offsets", True, detail), e.now)
     if kind is GroupVerdictKind.UNTRANSLATABLE:
         return _abort_on_gate(state, run, e.now, "group_offsets", f"cannot translate: {detail}")
+    if kind is GroupVerdictKind.INEXACT:
+        return _abort_on_gate(state, run, e.now, "group_offsets", f"cannot prove an exact position: {detail}; "
+                              "switch again with accept_replay to resume them there")
     if kind is GroupVerdictKind.MISSING:
         return _write(state, run, e.now, verdict.writes, detail)
     return _wait_or_abort(state, run, e.now, "group_offsets", detail, CheckGroupOffsets(

@@ -29,7 +29,8 @@ class SwitchRequested(Event):
     """An operator asked to move clients from `source` (must be the active cluster) to `target`.
 
     mode is "planned" or "emergency"; anything else is rejected, not raised, since it comes from
-    outside. timeout_s bounds the fenced time before the flip.
+    outside. timeout_s bounds the fenced time before the flip. accept_replay: the operator accepts
+    that groups whose position cannot be proven exact re-read up to their reported bound.
     """
 
     switch_id: str
@@ -38,6 +39,7 @@ class SwitchRequested(Event):
     mode: str
     dry_run: bool
     timeout_s: float
+    accept_replay: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

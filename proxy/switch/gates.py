@@ -5,10 +5,13 @@ A planned switch may flip only when all three hold, in this order (each needs th
 1. transactions: the source has no open transaction. Until then the last data offset of a
    partition can still move (a commit writes markers, an open transaction's records may be
    aborted), so mirror progress measured earlier would prove nothing.
-2. mirror: every partition is caught up (`offsets.is_caught_up`): MM2 copied the last data record
-   and the exact sync for it is known.
+2. mirror: every partition is caught up (`offsets.is_caught_up`): MM2 copied the last data record.
+   No offset sync is needed for that: a quiet partition may never get one.
 3. group offsets: for every group and partition with a commit on the source, the target holds the
-   translated offset. Translation needs gate 2's syncs and end offsets.
+   translated offset. Translation is exact when the executor proved it by comparing records on both
+   clusters (`matching`), or MM2 has an exact sync; otherwise MM2's syncs bound the records the
+   group may re-read, and such an "inexact" group stops the switch unless the operator accepted
+   that replay for this switch (`accept_replay`, audited).
 
 Gate 3 has a settling rule. Consumers keep running on the source while producers are fenced, so
 an active group is usually a few records (one auto-commit interval) behind the end; translating its
@@ -72,6 +75,7 @@ def _describe_behind(p: PartitionProgress) -> str:
 class GroupVerdictKind(StrEnum):
     READY = "ready"
     SETTLING = "settling"
+    INEXACT = "inexact"
     MISSING = "missing"
     UNTRANSLATABLE = "untranslatable"
 
@@ -84,14 +88,17 @@ class GroupVerdict:
     detail: str
 
 
+_WORST_FIRST = ((GroupVerdictKind.UNTRANSLATABLE, "untranslatable"), (GroupVerdictKind.SETTLING, "lagging"),
+                (GroupVerdictKind.INEXACT, "inexact"), (GroupVerdictKind.MISSING, "missing"))
+
+
 def group_gate(groups: tuple[GroupOffsets, ...], progress: tuple[PartitionProgress, ...],
-               *, settling: bool) -> GroupVerdict:
+               *, settling: bool, accept_replay: bool = False) -> GroupVerdict:
     """Judge every group partition; the worst status decides the verdict."""
     by_tp = {p.tp: p for p in progress}
-    checks = tuple(check_partition(g, gp, by_tp.get(gp.tp), settling=settling)
+    checks = tuple(check_partition(g, gp, by_tp.get(gp.tp), settling=settling, accept_replay=accept_replay)
                    for g in groups for gp in g.partitions)
-    for kind, status in ((GroupVerdictKind.UNTRANSLATABLE, "untranslatable"),
-                         (GroupVerdictKind.SETTLING, "lagging"), (GroupVerdictKind.MISSING, "missing")):
+    for kind, status in _WORST_FIRST:
         hit = [c for c in checks if c.status == status]
         if hit:
             return GroupVerdict(kind, checks, _writes(hit), f"{len(hit)} {status}: {listing(_names(hit))}")
@@ -100,9 +107,10 @@ def group_gate(groups: tuple[GroupOffsets, ...], progress: tuple[PartitionProgre
 
 
 def check_partition(group: GroupOffsets, offsets_of: GroupPartitionOffsets,
-                    progress: PartitionProgress | None, *, settling: bool) -> GroupCheck:
+                    progress: PartitionProgress | None, *, settling: bool, accept_replay: bool = False
+                    ) -> GroupCheck:
     committed = offsets_of.committed_on_source
-    expected = None if progress is None else offsets.translate_for(progress, committed)
+    expected, bound = translation(offsets_of, progress)
     if committed < 0:
         status = "no_commit"
     elif expected is None:
@@ -110,13 +118,29 @@ def check_partition(group: GroupOffsets, offsets_of: GroupPartitionOffsets,
         status = "ok" if offsets_of.on_target is not None else "untranslatable"
     elif settling and group.members > 0 and progress is not None and committed < progress.source_end_offset:
         status = "lagging"
+    elif bound > 0 and not accept_replay:
+        status = "inexact"
     elif offsets_of.on_target == expected:
         status = "ok"
     else:
         status = "missing"
     return GroupCheck(group=group.group, topic=offsets_of.topic, partition=offsets_of.partition,
                       committed_on_source=committed, on_target=offsets_of.on_target,
-                      expected=expected, status=status)
+                      expected=expected, status=status, exact=bound == 0, replay_bound=bound)
+
+
+def translation(offsets_of: GroupPartitionOffsets, progress: PartitionProgress | None) -> tuple[int | None, int]:
+    """The target offset for the group's committed one and how many records it may re-read.
+
+    Records compared on both clusters (`proven`) are exact; otherwise MM2's syncs give an offset
+    that never skips a record but may re-read some (`offsets.replay_bound`).
+    """
+    if offsets_of.proven is not None:
+        return offsets_of.proven, 0
+    if progress is None:
+        return None, 0
+    committed = offsets_of.committed_on_source
+    return offsets.translate_for(progress, committed), offsets.replay_bound_for(progress, committed) or 0
 
 
 def _writes(checks: list[GroupCheck]) -> tuple[OffsetWrite, ...]:
@@ -126,4 +150,4 @@ def _writes(checks: list[GroupCheck]) -> tuple[OffsetWrite, ...]:
 
 def _names(checks: list[GroupCheck]) -> list[str]:
     return [f"{c.group} {c.topic}-{c.partition} (source {c.committed_on_source}, target {c.on_target}, "
-            f"expected {c.expected})" for c in checks]
+            f"expected {c.expected}{'' if c.exact else f', may re-read up to {c.replay_bound}'})" for c in checks]

@@ -38,7 +38,7 @@ def start(state: SwitchState, e: ev.SwitchRequested) -> Transition:
     mode = Mode(e.mode)
     record = SwitchRecord(switch_id=e.switch_id, source=e.source, target=e.target, mode=mode,
                           dry_run=e.dry_run, timeout_s=e.timeout_s, requested_at=e.now,
-                          epoch_before=state.epoch)
+                          epoch_before=state.epoch, accept_replay=e.accept_replay)
     run = Run(switch_id=e.switch_id, source=e.source, target=e.target, mode=mode, dry_run=e.dry_run,
               deadline=e.now + round(e.timeout_s * 1000), record=record)
     state = replace(state, run=run, used_ids=state.used_ids | {e.switch_id})

@@ -58,6 +58,25 @@ def _before_first_sync(committed: int, ordered: list[OffsetSync]) -> int | None:
     return max(0, downstream - (upstream - committed))
 
 
+def replay_bound(committed_on_source: int, syncs: Iterable[OffsetSync], source_end: int | None,
+                 target_end: int | None) -> int | None:
+    """At most how many records a group resumed at `translate_group_offset`'s answer re-reads.
+
+    0 when the translation is exact: an exact sync, or a group that has read to the source's end.
+    After sync s, the records s.upstream + 1 .. committed - 1 may be read again; before the first
+    sync (u0, d0), at most u0 - committed. None when there is no translation at all.
+    """
+    if committed_on_source < 0:
+        return None
+    if source_end is not None and target_end is not None and committed_on_source >= source_end:
+        return 0
+    ordered = sorted(set(syncs))
+    at = bisect.bisect_right(ordered, committed_on_source, key=lambda sync: sync[0])
+    if at == 0:
+        return None if not ordered else ordered[0][0] - committed_on_source
+    return max(0, committed_on_source - ordered[at - 1][0] - 1)
+
+
 def known_syncs(progress: PartitionProgress) -> tuple[OffsetSync, ...]:
     """Every sync the check reported for the partition, the exact one included."""
     extra = (progress.exact_sync,) if progress.exact_sync is not None else ()
@@ -68,6 +87,12 @@ def translate_for(progress: PartitionProgress, committed_on_source: int) -> int 
     """`translate_group_offset` with the partition's syncs and end offsets."""
     return translate_group_offset(committed_on_source, known_syncs(progress),
                                   progress.source_end_offset, progress.target_end_offset)
+
+
+def replay_bound_for(progress: PartitionProgress, committed_on_source: int) -> int | None:
+    """`replay_bound` with the partition's syncs and end offsets."""
+    return replay_bound(committed_on_source, known_syncs(progress), progress.source_end_offset,
+                        progress.target_end_offset)
 
 
 def copied_upto(progress: PartitionProgress) -> int | None:
@@ -83,19 +108,21 @@ def copied_upto(progress: PartitionProgress) -> int | None:
 
 
 def is_caught_up(progress: PartitionProgress) -> bool:
-    """Has MM2 copied every data record of the partition, with the exact switch-point sync known?
+    """Has MM2 copied every data record of the partition onto the target?
 
-    True when the partition holds no data record. Otherwise MM2's committed offset must have reached
-    the last data record, the sync for that very record must be known (it gives the exact target
-    offset), and the target's log must contain that record.
+    True when the partition holds no data record and exists on the target. Otherwise the newest
+    record known to be copied (MM2's committed source offset, or a newer sync) must have reached
+    the last data record. No sync for that very record is required: MM2 does not promise one for
+    a partition that went quiet, and only a group's offset needs one (`matching` proves it
+    otherwise), never the data itself.
     """
+    if not progress.on_target:
+        return False
     last = progress.source_last_data_offset
     if last is None:
         return True
-    if progress.mirrored_upto is None or progress.mirrored_upto < last:
-        return False
-    sync = progress.exact_sync
-    return sync is not None and sync[0] == last and progress.target_end_offset > sync[1]
+    copied = copied_upto(progress)
+    return copied is not None and copied >= last and progress.target_end_offset > 0
 
 
 def mirror_lag(progress: PartitionProgress) -> int | None:

@@ -36,6 +36,7 @@ class PartitionProgress:
         it: the exact source -> target offset map at the switch point.
     syncs: every other known sync of the partition (any order); translation of lagging groups
         needs them.
+    on_target: the partition exists on the target (MM2 creates topics a moment after they appear).
     """
 
     topic: str
@@ -46,6 +47,7 @@ class PartitionProgress:
     target_end_offset: int
     exact_sync: OffsetSync | None = None
     syncs: tuple[OffsetSync, ...] = ()
+    on_target: bool = True
 
     @property
     def tp(self) -> TopicPartition:
@@ -58,12 +60,15 @@ class GroupPartitionOffsets:
 
     committed_on_source: the group's committed offset on the source; -1 when it has none.
     on_target: the group's committed offset on the target; None when absent there.
+    proven: the target offset the group resumes at, proven by comparing records on both clusters
+        (`matching.resume_offset`); None when no proof was possible. It wins over MM2's syncs.
     """
 
     topic: str
     partition: int
     committed_on_source: int
     on_target: int | None
+    proven: int | None = None
 
     @property
     def tp(self) -> TopicPartition:
@@ -99,7 +104,10 @@ class GroupCheck:
 
     expected is the translation of `committed_on_source` (None: no commit, or untranslatable);
     status is "ok" (target holds it), "missing" (write it), "lagging" (an active group has not
-    reached the source's end yet), "untranslatable" or "no_commit".
+    reached the source's end yet), "inexact" (translated, but the group may re-read up to
+    `replay_bound` records, and the operator has not accepted that), "untranslatable" or
+    "no_commit". `exact` says whether `expected` is proven (records compared, an exact sync, or a
+    group at the source's end) rather than a bound from MM2's sparse syncs.
     """
 
     group: str
@@ -109,6 +117,8 @@ class GroupCheck:
     on_target: int | None
     expected: int | None
     status: str
+    exact: bool = True
+    replay_bound: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

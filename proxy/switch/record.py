@@ -66,6 +66,7 @@ class SwitchRecord:
     timeout_s: float
     requested_at: int
     epoch_before: int
+    accept_replay: bool = False
     epoch_after: int | None = None
     phase: Phase = Phase.IDLE
     outcome: Outcome | None = None
@@ -111,6 +112,7 @@ class SwitchRecord:
         return {
             "switch_id": self.switch_id, "source": self.source, "target": self.target,
             "mode": str(self.mode), "dry_run": self.dry_run, "timeout_s": self.timeout_s,
+            "accept_replay": self.accept_replay,
             "requested_at_ms": self.requested_at, "phase": str(self.phase), "final": self.final,
             "outcome": None if self.outcome is None else str(self.outcome), "reason": self.reason,
             "finished_at_ms": self.finished_at,

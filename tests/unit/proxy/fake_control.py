@@ -24,8 +24,9 @@ class FakeControl:
     def is_ready(self) -> bool:
         return self.ready
 
-    def start_switch(self, target: str, mode: str, dry_run: bool, timeout_s: float) -> str:
-        self.calls.append(("switch", target, mode, dry_run, timeout_s))
+    def start_switch(self, target: str, mode: str, dry_run: bool, timeout_s: float,
+                     accept_replay: bool = False) -> str:
+        self.calls.append(("switch", target, mode, dry_run, timeout_s, accept_replay))
         if self.reject is not None:
             raise SwitchRejected(self.reject)
         switch_id = f"switch-{len(self.records) + 1}"

@@ -71,18 +71,30 @@ def test_switch_is_accepted_with_an_id_and_audited(admin: Admin) -> None:
         record = await client.get(f"/v1/switch/{switch_id}", headers=AUTH)
         assert (await record.json())["target"] == "B"
     admin.run(scenario)
-    assert admin.control.calls == [("switch", "B", "emergency", True, 30.0)]
+    assert admin.control.calls == [("switch", "B", "emergency", True, 30.0, False)]
     [entry] = admin.audit()
     assert entry["action"] == "switch" and entry["outcome"] == "accepted"
-    assert entry["parameters"] == {"target": "B", "mode": "emergency", "dry_run": True, "timeout_s": 30.0}
+    assert entry["parameters"] == {"target": "B", "mode": "emergency", "dry_run": True, "timeout_s": 30.0,
+                                   "accept_replay": False}
     assert entry["evidence"] == {"switch_id": "switch-1"}
+
+
+def test_accepting_a_bounded_replay_is_an_explicit_audited_choice(admin: Admin) -> None:
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        body = {"target": "B", "accept_replay": True}
+        assert (await client.post("/v1/switch", json=body, headers=AUTH)).status == 202
+        refused = await client.post("/v1/switch", json={"target": "B", "accept_replay": "yes"}, headers=AUTH)
+        assert refused.status == 400 and "accept_replay" in (await refused.json())["error"]
+    admin.run(scenario)
+    assert admin.control.calls == [("switch", "B", "planned", False, 120.0, True)]
+    assert admin.audit()[0]["parameters"]["accept_replay"] is True
 
 
 def test_switch_defaults_to_planned_with_a_120_second_timeout(admin: Admin) -> None:
     async def scenario(client: TestClient[Any, Any]) -> None:
         assert (await client.post("/v1/switch", json={"target": "B"}, headers=AUTH)).status == 202
     admin.run(scenario)
-    assert admin.control.calls == [("switch", "B", "planned", False, 120.0)]
+    assert admin.control.calls == [("switch", "B", "planned", False, 120.0, False)]
 
 
 @pytest.mark.parametrize(("body", "fragment"), [

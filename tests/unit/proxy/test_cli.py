@@ -101,7 +101,7 @@ def test_switch_is_posted_and_its_id_printed(token_file: str, capsys: pytest.Cap
         code = cli.main(["switch", "--to", "B", "--emergency", "--timeout", "15",
                          "--admin-url", url, "--token-file", token_file])
     assert code == 0
-    assert control.calls == [("switch", "B", "emergency", False, 15.0)]
+    assert control.calls == [("switch", "B", "emergency", False, 15.0, False)]
     assert json.loads(capsys.readouterr().out) == {"switch_id": "switch-1"}
 
 

@@ -35,9 +35,10 @@ def group(name: str, members: int, *parts: tuple[str, int, int, int | None]) -> 
 
 
 def requested(switch_id: str = "s1", source: str = "A", target: str = "B", mode: str = "planned",
-              dry_run: bool = False, now: int = 0, timeout_s: float = TIMEOUT_S) -> ev.SwitchRequested:
+              dry_run: bool = False, now: int = 0, timeout_s: float = TIMEOUT_S,
+              accept_replay: bool = False) -> ev.SwitchRequested:
     return ev.SwitchRequested(switch_id=switch_id, source=source, target=target, mode=mode,
-                              dry_run=dry_run, timeout_s=timeout_s, now=now)
+                              dry_run=dry_run, timeout_s=timeout_s, now=now, accept_replay=accept_replay)
 
 
 MIRROR = (caught_up("orders", 0, end=100, shift=10), caught_up("orders", 1, end=50))
@@ -64,11 +65,11 @@ def machine(active: str = "A", epoch: int = 0) -> SwitchMachine:
     return SwitchMachine(active, epoch, LIMITS)
 
 
-def driven(n: int, m: SwitchMachine | None = None) -> SwitchMachine:
-    """A machine fed the first `n` events of the happy planned switch."""
+def driven(n: int, m: SwitchMachine | None = None, first: ev.SwitchRequested | None = None) -> SwitchMachine:
+    """A machine fed the first `n` events of the happy planned switch (`first` replaces the request)."""
     m = m or machine()
     for event in HAPPY[:n]:
-        m.handle(event)
+        m.handle(first if first is not None and event is HAPPY[0] else event)
     return m
 
 

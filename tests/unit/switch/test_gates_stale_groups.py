@@ -1,4 +1,4 @@
-"""Groups that stopped long before the end: carried over without skipping a record."""
+"""Groups that stopped long before the end: proven exact, or carried over without skipping a record."""
 
 from __future__ import annotations
 
@@ -17,10 +17,23 @@ def offsets(on_target: int | None) -> tuple[GroupOffsets, GroupPartitionOffsets]
     return GroupOffsets(group="stale", members=0, partitions=(partition,)), partition
 
 
-def test_a_group_older_than_every_sync_is_written_where_nothing_can_be_skipped() -> None:
+def test_a_group_older_than_every_sync_is_inexact_and_names_its_replay_bound() -> None:
     group, partition = offsets(on_target=None)
     check = check_partition(group, partition, PROGRESS, settling=False)
-    assert (check.status, check.expected) == ("missing", 10)
+    assert (check.status, check.expected, check.exact, check.replay_bound) == ("inexact", 10, False, 4980)
+
+
+def test_accepting_the_replay_writes_it_where_nothing_can_be_skipped() -> None:
+    group, partition = offsets(on_target=None)
+    check = check_partition(group, partition, PROGRESS, settling=False, accept_replay=True)
+    assert (check.status, check.expected, check.replay_bound) == ("missing", 10, 4980)
+
+
+def test_a_position_proven_by_comparing_records_is_exact_without_any_sync() -> None:
+    group, _ = offsets(on_target=None)
+    proven = GroupPartitionOffsets(topic="t", partition=0, committed_on_source=10, on_target=None, proven=12)
+    check = check_partition(group, proven, NO_SYNCS, settling=False)
+    assert (check.status, check.expected, check.exact) == ("missing", 12, True)
 
 
 def test_without_any_sync_an_offset_mm2_already_wrote_is_accepted() -> None:

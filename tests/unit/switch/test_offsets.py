@@ -9,6 +9,7 @@ from proxy.switch.offsets import (
     emergency_tail,
     is_caught_up,
     mirror_lag,
+    replay_bound,
     tail_report,
     translate_group_offset,
 )
@@ -31,6 +32,18 @@ SYNCS = [(0, 0), (10, 5), (20, 15), (40, 30)]
 ])
 def test_translation_table(committed: int, expected: int | None) -> None:
     assert translate_group_offset(committed, SYNCS, source_end=50, target_end=40) == expected
+
+
+@pytest.mark.parametrize("committed, bound", [
+    (-1, None), (0, 0), (5, 4), (10, 0), (11, 0), (39, 18), (50, 0), (60, 0),
+])
+def test_replay_bound_counts_the_records_between_the_sync_and_the_group(committed: int, bound: int | None) -> None:
+    assert replay_bound(committed, SYNCS, source_end=50, target_end=40) == bound
+
+
+def test_before_the_first_sync_the_bound_reaches_up_to_it() -> None:
+    assert replay_bound(3, [(10, 5)], source_end=50, target_end=40) == 7
+    assert replay_bound(3, [], source_end=50, target_end=40) is None
 
 
 def test_translation_ignores_sync_order_and_duplicates() -> None:
@@ -70,13 +83,15 @@ def progress(last: int | None = 99, mirrored: int | None = 99, exact: tuple[int,
 @pytest.mark.parametrize("p, caught_up", [
     (progress(), True),
     (progress(last=None, mirrored=None, exact=None, target_end=0), True),  # no data record at all
-    (progress(mirrored=98), False),                                          # MM2 one record short
-    (progress(mirrored=None), False),
-    (progress(exact=None), False),                                           # copied, map unknown
-    (progress(exact=(97, 87)), False),                                       # sync for an older record
-    (progress(target_end=89), False),                                        # target lacks record 89
+    (progress(mirrored=98, exact=None), False),                              # MM2 one record short
+    (progress(mirrored=None, exact=None), False),
+    (progress(exact=None), True),                        # copied; a quiet partition may never get its sync
+    (progress(mirrored=97, exact=None, syncs=((99, 89),)), True),            # a newer sync proves the copy
+    (progress(exact=None, target_end=0), False),                             # the target holds nothing
+    (PartitionProgress(topic="t", partition=0, source_end_offset=0, source_last_data_offset=None,
+                       mirrored_upto=None, target_end_offset=0, on_target=False), False),  # not created on B yet
 ])
-def test_caught_up_needs_the_copy_and_the_exact_sync(p: PartitionProgress, caught_up: bool) -> None:
+def test_caught_up_needs_the_copy_not_a_sync(p: PartitionProgress, caught_up: bool) -> None:
     assert is_caught_up(p) is caught_up
 
 

@@ -107,18 +107,40 @@ def test_missing_group_offsets_are_written_then_checked_again() -> None:
     assert m.record("s1").evidence.offsets_written == (write,)  # type: ignore[union-attr]
 
 
-def test_an_active_group_behind_the_end_gets_time_to_commit_before_translation() -> None:
-    m = driven(4)
-    with_older_sync = replace(MIRROR[0], syncs=((90, 80),))
-    m.handle(ev.MirrorChecked(now=40, partitions=(with_older_sync, MIRROR[1])))
+def _behind_after_settling(m: SwitchMachine, proven: int | None = None) -> ev.GroupOffsetsChecked:
+    """An active group at 95 on `orders-0`, still there after the 3 s settle window (catch-up began at 20)."""
+    m.handle(ev.MirrorChecked(now=40, partitions=(replace(MIRROR[0], syncs=((90, 80),)), MIRROR[1])))
     behind = ev.GroupOffsetsChecked(now=60, groups=(group("billing", 2, ("orders", 0, 95, None)),))
     assert Playbook(m) >> behind << CheckGroupOffsets("A", "B", 160)
     assert m.record("s1").gate("group_offsets").status == "waiting"  # type: ignore[union-attr]
-    # catch-up began at 20 and the settle window is 3 s: after it, the offset is translated as it
-    # stands (95 lies after the sync 90 -> 80, so 81: re-reads, never loss)
-    late = replace(behind, now=3_020)
+    part = replace(behind.groups[0].partitions[0], proven=proven)
+    return ev.GroupOffsetsChecked(now=3_020, groups=(replace(behind.groups[0], partitions=(part,)),))
+
+
+def test_an_active_group_behind_the_end_gets_time_to_commit_then_resumes_where_records_prove() -> None:
+    m = driven(4)
+    late = _behind_after_settling(m, proven=85)
+    write = OffsetWrite(group="billing", topic="orders", partition=0, offset=85)
+    assert Playbook(m) >> late << WriteGroupOffsets("B", (write,))
+
+
+def test_a_group_whose_position_cannot_be_proven_aborts_the_switch_with_its_replay_bound() -> None:
+    m = driven(4)
+    late = _behind_after_settling(m)
+    m.handle(late)
+    assert m.phase is Phase.ABORTING
+    reason = m.record("s1").reason or ""  # type: ignore[union-attr]
+    assert "cannot prove an exact position" in reason and "may re-read up to 4" in reason
+    assert "accept_replay" in reason
+
+
+def test_with_the_replay_accepted_such_a_group_resumes_where_nothing_is_skipped() -> None:
+    m = driven(4, first=requested(now=0, accept_replay=True))
+    late = _behind_after_settling(m)
+    # 95 lies after the sync 90 -> 80, so 81: re-reads 91..94 at most, never loses one
     write = OffsetWrite(group="billing", topic="orders", partition=0, offset=81)
     assert Playbook(m) >> late << WriteGroupOffsets("B", (write,))
+    assert m.record("s1").to_dict()["accept_replay"] is True  # type: ignore[union-attr]
 
 
 def test_switch_finishes_when_no_active_group_must_rejoin() -> None:
