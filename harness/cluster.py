@@ -22,14 +22,16 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from confluent_kafka.admin import AdminClient
 
 from harness import jvm, processes
 from harness.jars import KafkaJars, resolve
 from harness.processes import STOP_GRACE_S, ManagedProcess
+from harness.retriable import or_else
 
 HOST = "127.0.0.1"
 BROKER_HEAP = ("-Xms128m", "-Xmx384m")
@@ -260,6 +262,10 @@ def metadata_matches(bootstrap: str, cluster_id: str, node_ids: Iterable[int]) -
     return bool(metadata.cluster_id == cluster_id and set(metadata.brokers) == set(node_ids))
 
 
+def _topic_metadata(admin: AdminClient, topic: str) -> Any:
+    return admin.list_topics(topic, timeout=10).topics.get(topic)
+
+
 def wait_for_topic(cluster: KafkaCluster, topic: str, timeout_s: float = 30.0) -> None:
     """Until every node's own Metadata shows `topic` with a leader for each partition.
 
@@ -271,7 +277,7 @@ def wait_for_topic(cluster: KafkaCluster, topic: str, timeout_s: float = 30.0) -
     for host, port in cluster.nodes.values():
         admin = AdminClient({"bootstrap.servers": f"{host}:{port}", "log_level": 2})
         while True:
-            found = admin.list_topics(topic, timeout=10).topics.get(topic)
+            found = or_else(partial(_topic_metadata, admin, topic), None)
             if found is not None and found.error is None and found.partitions and all(
                     p.leader >= 0 for p in found.partitions.values()):
                 break

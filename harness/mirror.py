@@ -25,6 +25,7 @@ from harness import jvm, processes
 from harness.cluster import Cluster
 from harness.jars import resolve
 from harness.processes import STOP_GRACE_S, ManagedProcess
+from harness.retriable import or_else
 
 MIRROR_HEAP = ("-Xms64m", "-Xmx384m")
 MAIN_CLASS = "org.apache.kafka.connect.mirror.MirrorMaker"
@@ -114,9 +115,9 @@ class Mirror:
         while time.monotonic() < deadline:
             if not self.process.alive():
                 raise MirrorError(f"MirrorMaker exited with {self.process.popen.returncode}:\n{self.log_tail()}")
-            topics = topic_names(self.target_bootstrap)
-            if syncs in topics and "heartbeats" in topics and end_offsets_total(
-                    self.target_bootstrap, "heartbeats") > 0:
+            topics: set[str] = or_else(lambda: topic_names(self.target_bootstrap), set())
+            if syncs in topics and "heartbeats" in topics and or_else(
+                    lambda: end_offsets_total(self.target_bootstrap, "heartbeats"), 0) > 0:
                 return
             time.sleep(0.5)
         raise MirrorError(f"MirrorMaker not running after {timeout_s:.0f} s:\n{self.log_tail()}")
@@ -184,7 +185,7 @@ def wait_for_records(bootstrap: str, topic: str, count: int, timeout_s: float = 
     """Wait until `topic` exists on `bootstrap` with at least `count` offsets; returns seconds waited."""
     start = time.monotonic()
     while time.monotonic() - start < timeout_s:
-        if end_offsets_total(bootstrap, topic) >= count:
+        if or_else(lambda: end_offsets_total(bootstrap, topic), 0) >= count:
             return time.monotonic() - start
         time.sleep(0.25)
     raise MirrorError(f"{topic} on {bootstrap} has fewer than {count} records after {timeout_s:.0f} s")
@@ -206,7 +207,7 @@ def wait_for_group_offsets(bootstrap: str, group: str, expected: Mapping[tuple[s
     start = time.monotonic()
     seen: dict[tuple[str, int], int] = {}
     while time.monotonic() - start < timeout_s:
-        seen = committed_offsets(bootstrap, group)
+        seen = or_else(lambda: committed_offsets(bootstrap, group), seen)
         if all(seen.get(key, -1) >= offset for key, offset in expected.items()):
             return time.monotonic() - start
         time.sleep(0.5)

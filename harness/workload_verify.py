@@ -27,6 +27,7 @@ from typing import Any
 
 import confluent_kafka
 
+from harness.retriable import is_not_yet
 from harness.workload import Committed, Consumed, ConsumerWorker, ProducerWorker, SwitchRun
 
 Log = dict[int, list[tuple[int, bytes]]]
@@ -56,7 +57,7 @@ def read_log(bootstrap: str, topic: str, isolation_level: str = "read_uncommitte
                     log[msg.partition() or 0].append((msg.offset() or 0, msg.value() or b""))
                 elif error.code() == confluent_kafka.KafkaError._PARTITION_EOF:
                     at_end.add(msg.partition() or 0)
-                else:
+                elif not is_not_yet(error):
                     raise RuntimeError(f"reading {topic} on {bootstrap}: {error}")
         return log
     finally:
