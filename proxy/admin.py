@@ -1,7 +1,8 @@
 """The admin HTTP API (aiohttp, in the proxy's own loop).
 
 Routes: GET /metrics, /healthz, /readyz, and under /v1: GET status, POST switch, GET switch/{id},
-POST fence, POST unfence. The admin layer knows the proxy only through `ProxyControl`, so it is
+POST fence, POST unfence, POST transactions/abort (a dead producer's transaction blocking a
+switch). The admin layer knows the proxy only through `ProxyControl`, so it is
 tested with a fake. Every /v1 call needs `Authorization: Bearer <token>` when a token is configured;
 with no token configured, reads are open and mutations are refused, because an unprotected switch
 endpoint is worse than none. Every mutation and every refusal is written to the audit log.
@@ -56,6 +57,8 @@ class ProxyControl(Protocol):
 
     def unfence(self) -> dict[str, Any]: ...
 
+    async def abort_transaction(self, cluster: str, transactional_id: str) -> dict[str, Any]: ...
+
 
 @dataclass(frozen=True, slots=True)
 class SwitchRequest:
@@ -98,6 +101,27 @@ def _flag(body: dict[str, Any], name: str) -> bool:
     if not isinstance(value, bool):
         raise BadRequest(f"{name}: expected true or false, got {value!r}")
     return value
+
+
+def parse_abort_request(body: object) -> tuple[str, str]:
+    """Validate a POST /v1/transactions/abort body: {"cluster": ..., "transactional_id": ...}."""
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    unknown = sorted(set(body) - {"cluster", "transactional_id"})
+    if unknown:
+        raise BadRequest(f"unknown field(s): {', '.join(map(str, unknown))} (known: cluster, transactional_id)")
+    cluster, transactional_id = body.get("cluster"), body.get("transactional_id")
+    if not isinstance(cluster, str) or not cluster:
+        raise BadRequest("cluster: expected a cluster name")
+    if not isinstance(transactional_id, str) or not transactional_id:
+        raise BadRequest("transactional_id: expected the id of the transaction to abort")
+    return cluster, transactional_id
+
+
+def _raiser(exc: Exception) -> Any:
+    def call() -> Any:
+        raise exc
+    return call
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -191,6 +215,21 @@ class _AdminApi:
     async def unfence(self, request: web.Request) -> web.Response:
         return self._act(caller_of(request), "unfence", {}, self.control.unfence)
 
+    async def abort_transaction(self, request: web.Request) -> web.Response:
+        caller = caller_of(request)
+        try:
+            cluster, transactional_id = parse_abort_request(await request.json())
+        except (BadRequest, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            message = str(exc) if isinstance(exc, BadRequest) else f"body is not valid JSON: {exc}"
+            self.audit.record(caller, "abort_transaction", {}, "bad_request", {"reason": message})
+            return _error(400, message)
+        parameters = {"cluster": cluster, "transactional_id": transactional_id}
+        try:
+            result = await self.control.abort_transaction(cluster, transactional_id)
+        except Exception as exc:
+            return self._act(caller, "abort_transaction", parameters, _raiser(exc))
+        return self._act(caller, "abort_transaction", parameters, lambda: result)
+
     def _act(self, caller: str, action: str, parameters: dict[str, Any], call: Any,
              ok_status: int = 200, ok_outcome: str = "ok") -> web.Response:
         """Run one mutation; its outcome, whatever it is, goes to the audit log."""
@@ -220,6 +259,7 @@ def build_admin_app(control: ProxyControl, metrics: Metrics, token: str | None,
     app.router.add_get("/v1/switch/{switch_id}", api.switch_record, name="switch_record")
     app.router.add_post("/v1/fence", api.fence, name="fence")
     app.router.add_post("/v1/unfence", api.unfence, name="unfence")
+    app.router.add_post("/v1/transactions/abort", api.abort_transaction, name="abort_transaction")
     return app
 
 

@@ -104,6 +104,11 @@ def cmd_unfence(args: argparse.Namespace) -> int:
     return _report(*admin_client(args).call("POST", "/v1/unfence"))
 
 
+def cmd_abort_transaction(args: argparse.Namespace) -> int:
+    body = {"cluster": args.cluster, "transactional_id": args.transactional_id}
+    return _report(*admin_client(args).call("POST", "/v1/transactions/abort", body))
+
+
 def cmd_switch(args: argparse.Namespace) -> int:
     if args.timeout <= 0:
         raise UsageError("--timeout must be > 0")
@@ -213,6 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "(they may re-read up to the reported number of records); audited")
     switch.add_argument("--timeout", type=float, default=DEFAULT_SWITCH_TIMEOUT_S, metavar="SECONDS")
     switch.add_argument("--wait", action="store_true", help="wait for the outcome and print the record")
+    abort = _admin_command(commands, "abort-transaction",
+                           "abort the open transaction of a producer that is gone (fences it)", cmd_abort_transaction)
+    abort.add_argument("--cluster", required=True)
+    abort.add_argument("--transactional-id", required=True)
     _admin_command(commands, "status", "print the proxy status", cmd_status)
     _admin_command(commands, "fence", "refuse produce and new transactions", cmd_fence)
     _admin_command(commands, "unfence", "lift the fence", cmd_unfence)

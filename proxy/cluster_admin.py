@@ -10,14 +10,17 @@ same code works on both clusters.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import construct as cs
 
 from protocol.messages import (
+    describe_transactions,
     fetch,
     find_coordinator,
+    init_producer_id,
     list_groups,
     list_offsets,
     list_transactions,
@@ -33,10 +36,23 @@ TopicPartition = tuple[str, int]
 LATEST = -1
 READ_UNCOMMITTED, READ_COMMITTED = 0, 1
 OPEN_TRANSACTION_STATES = ["Ongoing", "PrepareCommit", "PrepareAbort", "PrepareEpochFence"]
+RETRY_LATER = frozenset({14, 15, 16, 51})
+"""COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR, CONCURRENT_TRANSACTIONS."""
+ABORT_TIMEOUT_MS = 60_000
 
 
 class AdminError(Exception):
     """A gate could not be read from a cluster (unreachable, or a broker error)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTransaction:
+    """A transaction not yet completed; `open_ms` is its age (-1 when the coordinator did not say)."""
+
+    transactional_id: str
+    producer_id: int
+    state: str
+    open_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,16 +227,49 @@ class ClusterAdmin:
                 break
         return out
 
-    async def open_transactions(self) -> list[str]:
-        """Transactional ids not yet completed, over every broker (each coordinates a share)."""
+    async def open_transactions(self) -> list[OpenTransaction]:
+        """Transactions not yet completed, over every broker (each coordinates a share), with their age.
+
+        A producer that died mid-transaction leaves one open until the coordinator aborts it after
+        its transaction.timeout.ms; the age tells the operator which one that is.
+        """
         await self.partitions()
-        found: list[str] = []
+        found: dict[str, OpenTransaction] = {}
         for node in sorted(self.brokers):
             body = {"StateFilters": OPEN_TRANSACTION_STATES, "ProducerIdFilters": [], "DurationFilter": -1,
                     "TransactionalIdPattern": None}
-            response = await self._request(list_transactions, body, node)
-            found.extend(t.TransactionalId for t in response.TransactionStates)
-        return sorted(set(found))
+            listed = (await self._request(list_transactions, body, node)).TransactionStates
+            if not listed:
+                continue
+            described = await self._request(describe_transactions,
+                                            {"TransactionalIds": [t.TransactionalId for t in listed]}, node)
+            now_ms = int(time.time() * 1000)
+            started = {t.TransactionalId: t.TransactionStartTimeMs for t in described.TransactionStates
+                       if t.ErrorCode == 0}
+            for t in listed:
+                start = started.get(t.TransactionalId, -1)
+                found[t.TransactionalId] = OpenTransaction(t.TransactionalId, t.ProducerId, t.TransactionState,
+                                                           now_ms - start if start > 0 else -1)
+        return [found[key] for key in sorted(found)]
+
+    async def abort_transaction(self, transactional_id: str, timeout_s: float = 30.0) -> dict[str, int]:
+        """Abort the open transaction of a producer that is gone, the way its successor would.
+
+        An InitProducerId for the same transactional id makes the coordinator abort the open
+        transaction and bump the producer epoch, which also fences the old producer should it still
+        be alive. CONCURRENT_TRANSACTIONS means the abort is still being written: asked again.
+        """
+        deadline = time.monotonic() + timeout_s
+        body = {"TransactionalId": transactional_id, "TransactionTimeoutMs": ABORT_TIMEOUT_MS,
+                "ProducerId": -1, "ProducerEpoch": -1, "Enable2Pc": False, "KeepPreparedTxn": False}
+        while True:
+            node = await self._coordinator(transactional_id, key_type=1)
+            response = await self._request(init_producer_id, body, node, highest=5)
+            if response.ErrorCode == 0:
+                return {"producer_id": int(response.ProducerId), "producer_epoch": int(response.ProducerEpoch)}
+            if response.ErrorCode not in RETRY_LATER or time.monotonic() > deadline:
+                raise AdminError(f"InitProducerId {transactional_id!r} error {response.ErrorCode}")
+            await asyncio.sleep(0.2)
 
     async def group_states(self) -> dict[str, bool]:
         """Consumer group id -> has live members, over every broker (classic and KIP-848 groups)."""
@@ -233,15 +282,17 @@ class ClusterAdmin:
                     found[g.GroupId] = g.get("GroupState", "Stable") not in ("Empty", "Dead")
         return dict(sorted(found.items()))
 
-    async def _coordinator(self, group: str) -> int:
-        response = await self._request(find_coordinator, {"Key": group, "KeyType": 0, "CoordinatorKeys": [group]})
+    async def _coordinator(self, key: str, key_type: int = 0) -> int:
+        """The coordinator of a group (key_type 0) or a transactional id (1)."""
+        response = await self._request(find_coordinator, {"Key": key, "KeyType": key_type,
+                                                          "CoordinatorKeys": [key]})
         if "Coordinators" in response:
             entry = response.Coordinators[0]
             error, node, host, port = entry.ErrorCode, entry.NodeId, entry.Host, entry.Port
         else:
             error, node, host, port = response.ErrorCode, response.NodeId, response.Host, response.Port
         if error != 0:
-            raise AdminError(f"FindCoordinator {group} error {error}")
+            raise AdminError(f"FindCoordinator {key} error {error}")
         self.brokers.setdefault(node, (host, port))
         return int(node)
 

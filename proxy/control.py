@@ -10,6 +10,7 @@ from typing import Any
 
 from proxy.admin import SwitchRejected
 from proxy.audit import AuditLog
+from proxy.cluster_admin import AdminError
 from proxy.context import ProxyContext
 from proxy.switch_executor import SwitchExecutor, SwitchRefused
 
@@ -54,6 +55,14 @@ class Control:
             return self.executor.unfence()
         except SwitchRefused as exc:
             raise SwitchRejected(str(exc)) from exc
+
+    async def abort_transaction(self, cluster: str, transactional_id: str) -> dict[str, Any]:
+        if cluster not in self.context.config.clusters:
+            raise SwitchRejected(f"unknown cluster {cluster!r}")
+        try:
+            return await self.executor.abort_transaction(cluster, transactional_id)
+        except AdminError as exc:
+            raise SwitchRejected(f"abort of {transactional_id!r} on {cluster} failed: {exc}") from exc
 
     async def close(self) -> None:
         await self.executor.close()

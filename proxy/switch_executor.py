@@ -129,6 +129,11 @@ class SwitchExecutor:
         self.context.metrics.replication_lag(source, target).set(lag)
         self.last_lag[(source, target)] = lag
 
+    async def abort_transaction(self, cluster: str, transactional_id: str) -> dict[str, Any]:
+        """Operator action: abort a dead producer's open transaction on `cluster` (fences that producer)."""
+        fenced = await self._admin(cluster).abort_transaction(transactional_id)
+        return {"cluster": cluster, "transactional_id": transactional_id, **fenced}
+
     async def close(self) -> None:
         self._cancel_pending()
         await asyncio.gather(*(a.close() for a in self._admins.values()), return_exceptions=True)
@@ -251,7 +256,8 @@ class SwitchExecutor:
         async def check() -> ev.Event:
             await self._not_before(action.not_before)
             found = await self._admin(action.cluster).open_transactions()
-            return ev.TransactionsChecked(now=self.now(), open_transactions=tuple(found))
+            return ev.TransactionsChecked(now=self.now(), open_transactions=tuple(t.transactional_id for t in found),
+                                          open_for_ms=tuple(t.open_ms for t in found))
 
         self._reply_later(check(), Phase.CATCH_UP, "transactions")
 

@@ -26,7 +26,7 @@ from proxy.switch.transitions import abort, begin_flip, finish, goto
 
 def on_transactions(state: SwitchState, e: ev.TransactionsChecked) -> Transition:
     run = state.current()
-    passed, detail = gates.transactions_gate(e.open_transactions)
+    passed, detail = gates.transactions_gate(e.open_transactions, e.open_for_ms)
     record = run.record.with_evidence(open_transactions=e.open_transactions,
                                       transaction_checks=run.record.evidence.transaction_checks + 1)
     run = replace(run, record=record)

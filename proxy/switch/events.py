@@ -73,9 +73,11 @@ class DrainTimedOut(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TransactionsChecked(Event):
-    """Reply to CheckTransactions: transactional ids with an open transaction on the cluster."""
+    """Reply to CheckTransactions: transactional ids with an open transaction on the cluster, and
+    how long each has been open (ms, -1 unknown), in the same order."""
 
     open_transactions: tuple[str, ...]
+    open_for_ms: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -44,10 +44,18 @@ def listing(items: list[str]) -> str:
     return shown if len(items) <= LISTED else f"{shown} and {len(items) - LISTED} more"
 
 
-def transactions_gate(open_transactions: tuple[str, ...]) -> tuple[bool, str]:
+def transactions_gate(open_transactions: tuple[str, ...], open_for_ms: tuple[int, ...] = ()) -> tuple[bool, str]:
+    """Passes with no open transaction; otherwise names them, oldest first, with their age.
+
+    A transaction open for long usually belongs to a producer that is gone: the coordinator aborts
+    it after its transaction.timeout.ms, or the operator aborts it now (runbook, audited).
+    """
     if not open_transactions:
         return True, "no open transactions on the source"
-    return False, f"{len(open_transactions)} open transaction(s): {listing(sorted(open_transactions))}"
+    ages = dict(zip(open_transactions, open_for_ms, strict=False))
+    ordered = sorted(open_transactions, key=lambda t: (-ages.get(t, -1), t))
+    named = [t if ages.get(t, -1) < 0 else f"{t} (open {ages[t] / 1000:.0f} s)" for t in ordered]
+    return False, f"{len(open_transactions)} open transaction(s): {listing(named)}"
 
 
 @dataclass(frozen=True, slots=True)

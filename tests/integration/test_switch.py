@@ -4,11 +4,11 @@ Each test runs sequence-numbered load (`harness.workload`) through its own proxy
 from the target cluster's log and the clients' own records: acknowledged records lost, records
 written twice, consumer offset resets and replays, and how long producers waited.
 
-Two pairs of clusters. Switches that leave the clusters as they were share the session pair
-(`cluster_a`, `cluster_b`, `mirror_ab`). The tests that pause or stop MirrorMaker, mirror backwards
-for failback, or kill a cluster use a pair of this module's own, in file order: abort, failback,
-then the emergency (which kills that pair's B). A switch moves a proxy, not the clusters, so every
-switch gets its own proxy, and every test its own topic and group.
+Switches that leave the clusters as they were share the session pair (`cluster_a`, `cluster_b`,
+`mirror_ab`). The tests that pause or stop MirrorMaker or mirror backwards for failback share a
+pair of this module's own, in any order (each one ensures the mirror direction it needs); the
+emergency switch kills a cluster, so it gets a pair of its own. A switch moves a proxy, not the
+clusters, so every switch gets its own proxy, and every test its own topic and group.
 """
 
 from __future__ import annotations
@@ -335,6 +335,18 @@ def own_pair(kafka_jars: Any) -> Iterator[OwnPair]:
         stop_clusters([a, b])
 
 
+@pytest.fixture
+def doomed_pair(kafka_jars: Any) -> Iterator[OwnPair]:
+    """A pair for one test that kills one of its clusters."""
+    a, b = start_clusters([ClusterSpec("A", (1,)), ClusterSpec("B", (1,))])
+    pair = OwnPair(a, b, Mirrors({"A": a, "B": b}))
+    try:
+        yield pair
+    finally:
+        pair.mirrors.stop_all()
+        stop_clusters([a, b])
+
+
 def at_wall(run: SwitchRun, ms: int) -> float:
     """A proxy-clock millisecond of `run`'s record on the wall clock."""
     return run.called_at + (ms - int(run.record["requested_at_ms"])) / 1000
@@ -420,12 +432,12 @@ def wait_mirror_caught_up(proxy: ProxyThread, target: str) -> SwitchRun:
 
 
 def test_emergency_switch_with_the_active_cluster_killed_loses_exactly_the_reported_tail(
-        own_pair: OwnPair) -> None:
-    """B is active (after the failback test's mirror, B->A runs). MM2 copies a first producer's
-    records, then stops; a second producer's records are acknowledged on B only; the proxy observes
-    the mirror (a dry run) and B dies: what is missing on A is exactly the tail the switch reports."""
-    a, b = own_pair.a, own_pair.b
-    mirror = own_pair.mirrors.ensure("B", "A")
+        doomed_pair: OwnPair) -> None:
+    """B is active, mirrored to A. MM2 copies a first producer's records, then stops; a second
+    producer's records are acknowledged on B only; the proxy observes the mirror (a dry run) and B
+    dies: what is missing on A is exactly the tail the switch reports."""
+    a, b = doomed_pair.a, doomed_pair.b
+    mirror = doomed_pair.mirrors.ensure("B", "A")
     with proxy_for(a, b, active="B", flows=(("B", "A"),), switch={"fetch_hold_timeout_s": 5}) as proxy:
         topic = new_topic(proxy.bootstrap)
         copied, lagging, survivor = (workload.producer("confluent", proxy.bootstrap, topic, rate=RATE)

@@ -53,3 +53,9 @@ class FakeControl:
     def unfence(self) -> dict[str, Any]:
         self.calls.append(("unfence",))
         return {"fenced": False}
+
+    async def abort_transaction(self, cluster: str, transactional_id: str) -> dict[str, Any]:
+        self.calls.append(("abort_transaction", cluster, transactional_id))
+        if self.reject is not None:
+            raise SwitchRejected(self.reject)
+        return {"cluster": cluster, "transactional_id": transactional_id, "producer_id": 7, "producer_epoch": 1}

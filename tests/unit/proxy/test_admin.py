@@ -217,3 +217,29 @@ def test_audit_log_never_raises_into_the_caller(tmp_path: Path, caplog: pytest.L
     audit = AuditLog(str(tmp_path / "no-such-dir" / "audit.jsonl"))
     audit.record("caller", "switch", {}, "accepted", None)
     assert "could not append to audit log" in caplog.text
+
+
+def test_aborting_a_dead_producers_transaction_is_audited_with_what_it_fenced(admin: Admin) -> None:
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        body = {"cluster": "A", "transactional_id": "orders-writer"}
+        response = await client.post("/v1/transactions/abort", json=body, headers=AUTH)
+        assert response.status == 200 and (await response.json())["producer_epoch"] == 1
+        bad = await client.post("/v1/transactions/abort", json={"cluster": "A"}, headers=AUTH)
+        assert bad.status == 400 and "transactional_id" in (await bad.json())["error"]
+        assert (await client.post("/v1/transactions/abort", json=body)).status == 401
+    admin.run(scenario)
+    assert admin.control.calls == [("abort_transaction", "A", "orders-writer")]
+    outcomes = [(e["action"], e["outcome"]) for e in admin.audit()]
+    assert outcomes == [("abort_transaction", "ok"), ("abort_transaction", "bad_request"),
+                        ("abort_transaction", "unauthorized")]
+
+
+def test_a_refused_abort_answers_409_and_is_audited(admin: Admin) -> None:
+    admin.control.reject = "unknown cluster 'C'"
+
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        body = {"cluster": "C", "transactional_id": "x"}
+        response = await client.post("/v1/transactions/abort", json=body, headers=AUTH)
+        assert response.status == 409 and "unknown cluster" in (await response.json())["error"]
+    admin.run(scenario)
+    assert [(e["action"], e["outcome"]) for e in admin.audit()] == [("abort_transaction", "rejected")]
