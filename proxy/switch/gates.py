@@ -68,7 +68,7 @@ class MirrorVerdict:
 def mirror_gate(partitions: tuple[PartitionProgress, ...]) -> MirrorVerdict:
     behind = [p for p in partitions if not offsets.is_caught_up(p)]
     if not behind:
-        return MirrorVerdict(True, f"all {len(partitions)} partition(s) caught up with exact syncs", ())
+        return MirrorVerdict(True, f"all {len(partitions)} partition(s) caught up", ())
     described = [_describe_behind(p) for p in behind]
     detail = f"{len(behind)} of {len(partitions)} partition(s) not caught up: {listing(described)}"
     return MirrorVerdict(False, detail, tuple(p.tp for p in behind))
@@ -76,7 +76,12 @@ def mirror_gate(partitions: tuple[PartitionProgress, ...]) -> MirrorVerdict:
 
 def _describe_behind(p: PartitionProgress) -> str:
     lag = offsets.mirror_lag(p)
-    why = "nothing copied yet" if lag is None else f"lag {lag}" if lag else "no exact sync yet"
+    if not p.on_target:
+        why = "not on the target yet"
+    elif lag is None:
+        why = "nothing copied yet"
+    else:
+        why = f"lag {lag}" if lag else "target empty"
     return f"{p.topic}-{p.partition} ({why})"
 
 
