@@ -45,6 +45,13 @@ class AdminError(Exception):
     """A gate could not be read from a cluster (unreachable, or a broker error)."""
 
 
+class RetriableAdminError(AdminError):
+    """A broker answered "not now" (coordinator loading or moved, offsets pending in a transaction)."""
+
+
+UNSTABLE_OFFSET_COMMIT = 88
+
+
 @dataclass(frozen=True, slots=True)
 class OpenTransaction:
     """A transaction not yet completed; `open_ms` is its age (-1 when the coordinator did not say)."""
@@ -301,14 +308,16 @@ class ClusterAdmin:
         node = await self._coordinator(group)
         body = {"GroupId": group, "Topics": None, "RequireStable": True,
                 "Groups": [{"GroupId": group, "MemberId": None, "MemberEpoch": -1, "Topics": None}]}
-        response = await self._request(offset_fetch, body, node, highest=9)
-        out: dict[TopicPartition, int] = {}
-        topics = response.Groups[0].Topics if "Groups" in response else response.Topics
-        for topic in topics:
-            for p in topic.Partitions:
-                if p.ErrorCode == 0 and p.CommittedOffset >= 0:
-                    out[(topic.Name, p.PartitionIndex)] = p.CommittedOffset
-        return out
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            response = await self._request(offset_fetch, body, node, highest=9)
+            try:
+                return committed_offsets_in(response, group)
+            except RetriableAdminError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+                node = await self._coordinator(group)
 
     async def commit(self, group: str, offsets: dict[TopicPartition, int]) -> None:
         """Write offsets for a group that has no live members here (admin-style commit)."""
@@ -324,6 +333,35 @@ class ClusterAdmin:
             for p in topic.Partitions:
                 if p.ErrorCode != 0:
                     raise AdminError(f"OffsetCommit {group} {topic.Name}-{p.PartitionIndex} error {p.ErrorCode}")
+
+
+def committed_offsets_in(response: cs.Container, group: str) -> dict[TopicPartition, int]:
+    """The committed offsets an OffsetFetch response carries, or an error: never a silent gap.
+
+    A group-level or top-level error (coordinator loading, not coordinator) and a partition-level
+    one (UNSTABLE_OFFSET_COMMIT: a transactional commit still pending) mean "ask again"; skipping
+    them would carry the group across a switch without those offsets.
+    """
+    if "Groups" in response:
+        entry = response.Groups[0]
+        error, topics = entry.ErrorCode, entry.Topics
+    else:
+        error, topics = response.get("ErrorCode", 0), response.Topics
+    if error:
+        raise _fetch_error(group, error, "")
+    out: dict[TopicPartition, int] = {}
+    for topic in topics:
+        for p in topic.Partitions:
+            if p.ErrorCode:
+                raise _fetch_error(group, p.ErrorCode, f" {topic.Name}-{p.PartitionIndex}")
+            if p.CommittedOffset >= 0:
+                out[(topic.Name, p.PartitionIndex)] = p.CommittedOffset
+    return out
+
+
+def _fetch_error(group: str, code: int, where: str) -> AdminError:
+    kind = RetriableAdminError if code in RETRY_LATER or code == UNSTABLE_OFFSET_COMMIT else AdminError
+    return kind(f"OffsetFetch {group}{where} error {code}")
 
 
 def _group(tps: Iterable[TopicPartition]) -> dict[str, list[int]]:

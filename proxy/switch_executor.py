@@ -57,8 +57,8 @@ class SwitchExecutor:
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timer: asyncio.TimerHandle | None = None
-        self._admins: dict[str, ClusterAdmin] = {}
-        self._mirrors: dict[tuple[str, str], MirrorProgressReader] = {}
+        self._admins: dict[tuple[str, bool], ClusterAdmin] = {}
+        self._mirrors: dict[tuple[str, str, bool], MirrorProgressReader] = {}
         self._progress: dict[tuple[str, str], dict[tuple[str, int], PartitionProgress]] = {}
         self._provers: dict[tuple[str, str], PositionProver] = {}
         self._rejected: str | None = None
@@ -114,7 +114,7 @@ class SwitchExecutor:
                 if mirror.source != source:
                     continue
                 try:
-                    progress = await self.mirror_progress(mirror.source, mirror.target)
+                    progress = await self.mirror_progress(mirror.source, mirror.target, background=True)
                 except (AdminError, OSError, TimeoutError) as exc:
                     log.debug("mirror progress %s->%s unavailable: %s", mirror.source, mirror.target, exc)
                     continue
@@ -147,8 +147,16 @@ class SwitchExecutor:
             log.exception("switch machine refused %s", type(event).__name__)
             return
         self._rejected = None
-        for action in actions:
-            self._apply(action)
+        failed: list[str] = []
+        for action in actions:  # the machine has moved on: every action must be carried out
+            try:
+                self._apply(action)
+            except Exception as exc:
+                log.exception("switch action %s failed", type(action).__name__)
+                failed.append(f"{type(action).__name__}: {exc!r}")
+        if failed:
+            asyncio.get_running_loop().call_soon(self._feed, ev.CheckFailed(
+                now=self.now(), phase=self.machine.phase, reason=f"executor action failed: {'; '.join(failed)}"))
         if self._rejected is not None:
             reason, self._rejected = self._rejected, None
             raise SwitchRefused(reason)
@@ -269,12 +277,18 @@ class SwitchExecutor:
 
         self._reply_later(check(), Phase.CATCH_UP, "mirror")
 
-    async def mirror_progress(self, source: str, target: str) -> tuple[PartitionProgress, ...]:
-        src, dst = self._admin(source), self._admin(target)
+    async def mirror_progress(self, source: str, target: str, *, background: bool = False
+                              ) -> tuple[PartitionProgress, ...]:
+        """Per partition, how far MM2 copied `source` into `target`.
+
+        The background observer has connections and a reader of its own, so an error on one side
+        never closes a connection under the other, and their incremental reads never interleave.
+        """
+        src, dst = self._admin(source, background), self._admin(target, background)
         parts = await src.replicated_partitions()
         source_end = await src.end_offsets(parts)
         stable = await src.end_offsets(parts, READ_COMMITTED)
-        reader = self._mirrors.setdefault((source, target), MirrorProgressReader(source, target))
+        reader = self._mirrors.setdefault((source, target, background), MirrorProgressReader(source, target))
         await reader.refresh(dst)
         target_parts = {tp: info for tp, info in (await dst.partitions()).items() if tp in parts}
         target_end = await dst.end_offsets(target_parts) if target_parts else {}
@@ -288,7 +302,8 @@ class SwitchExecutor:
                 mirrored_upto=reader.mirrored.get(tp), target_end_offset=target_end.get(tp, 0),
                 exact_sync=reader.exact_sync(tp, last_data), syncs=tuple(reader.syncs.get(tp, ())),
                 on_target=tp in target_parts))
-        self._progress[(source, target)] = {p.tp: p for p in out}
+        if not background:  # the group check proves positions against what the mirror gate saw
+            self._progress[(source, target)] = {p.tp: p for p in out}
         return tuple(out)
 
     def _do_CheckGroupOffsets(self, action: act.CheckGroupOffsets) -> None:
@@ -361,9 +376,9 @@ class SwitchExecutor:
         if delay > 0:
             await asyncio.sleep(delay)
 
-    def _admin(self, cluster: str) -> ClusterAdmin:
-        admin = self._admins.get(cluster)
+    def _admin(self, cluster: str, background: bool = False) -> ClusterAdmin:
+        admin = self._admins.get((cluster, background))
         if admin is None:
             servers = [(hp.host, hp.port) for hp in self.context.config.clusters[cluster].bootstrap_servers]
-            admin = self._admins[cluster] = ClusterAdmin(cluster, servers)
+            admin = self._admins[(cluster, background)] = ClusterAdmin(cluster, servers)
         return admin

@@ -60,7 +60,8 @@ def _admin(bootstrap: str) -> AdminClient:
 
 
 def _create(bootstrap: str, names: list[str], partitions: int = 2) -> None:
-    for future in _admin(bootstrap).create_topics([NewTopic(n, partitions, 1) for n in names]).values():
+    admin = _admin(bootstrap)  # referenced until every future resolved: a destroyed handle fails them
+    for future in admin.create_topics([NewTopic(n, partitions, 1) for n in names]).values():
         future.result(60)
 
 
@@ -149,7 +150,8 @@ def test_a_planned_switch_on_an_old_busy_cluster_needs_no_traffic_and_loses_noth
     _create(a.bootstrap, [deleted])
     _write_once(a.bootstrap, [deleted], 5)
     wait_for_records(b.bootstrap, deleted, 5)
-    _admin(a.bootstrap).delete_topics([deleted])[deleted].result(60)  # gone on A, still on B
+    admin = _admin(a.bootstrap)
+    admin.delete_topics([deleted])[deleted].result(60)  # gone on A, still on B
     active = [f"active-{i}-{uuid.uuid4().hex[:6]}" for i in range(2)]
     _create(a.bootstrap, active, partitions=3)
     with running_proxy({"A": a.bootstrap, "B": b.bootstrap}, "A", mirrors=[{"source": "A", "target": "B"}]) \
