@@ -161,19 +161,9 @@ class ClusterAdmin:
     async def read_all(self, tp: TopicPartition, leader: int, end: int, start: int = 0
                        ) -> list[tuple[int, bytes | None, bytes | None]]:
         """(offset, key, value) of every data record in [start, end)."""
-        out: list[tuple[int, bytes | None, bytes | None]] = []
-        position = start
-        while position < end:
-            blob = await self.read_partition(tp, leader, position)
-            progressed = False
-            for header, record in iter_records(blob):
-                position = max(position, header.base_offset + header.last_offset_delta + 1)
-                progressed = True
-                if not header.is_control and start <= record.offset < end:
-                    out.append((record.offset, record.key, record.value))
-            if not progressed:
-                break
-        return out
+        return [(record.offset, record.key, record.value)
+                for header, record in await self.read_records(tp, leader, start, end)
+                if not header.is_control and start <= record.offset < end]
 
     async def last_committed_data_offset(self, tp: TopicPartition, leader: int, end: int) -> int:
         """Offset of the last record a read_committed reader sees below `end` (-1 if none).
@@ -184,13 +174,14 @@ class ClusterAdmin:
         window = 64
         while True:
             start = max(0, end - window)
-            last = _last_committed(await self._batches(tp, leader, start, end))
+            last = _last_committed(await self.read_records(tp, leader, start, end))
             if last >= 0 or start == 0:
                 return last
             window *= 8
 
-    async def _batches(self, tp: TopicPartition, leader: int, start: int, end: int
-                       ) -> list[tuple[RecordBatchHeader, Record]]:
+    async def read_records(self, tp: TopicPartition, leader: int, start: int, end: int
+                           ) -> list[tuple[RecordBatchHeader, Record]]:
+        """Every record, control markers too, of the whole batches that cover [start, end)."""
         out: list[tuple[RecordBatchHeader, Record]] = []
         position = start
         while position < end:
