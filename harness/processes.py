@@ -111,8 +111,10 @@ def _death_signal_setter() -> Callable[[], None] | None:
 
 def spawn(name: str, argv: Sequence[str], log_path: Path, *, stderr_path: Path | None = None,
           cwd: Path | None = None, env: Mapping[str, str] | None = None,
-          owned_dir: Path | None = None, tier: int = 0) -> ManagedProcess:
+          owned_dir: Path | None = None, tier: int = 0, stdin_path: Path | None = None) -> ManagedProcess:
     """Start `argv` with stdout (and stderr, unless `stderr_path`) to `log_path` and register it.
+
+    Standard input is empty unless `stdin_path` names a file to read it from (ConsoleProducer).
 
     `owned_dir` is removed once the process has been stopped and reaped. `stop_all` stops lower
     tiers first: clients of the brokers (MirrorMaker, tools: tier 0) before the brokers (tier 1),
@@ -123,8 +125,9 @@ def spawn(name: str, argv: Sequence[str], log_path: Path, *, stderr_path: Path |
     with contextlib.ExitStack() as files:
         log = files.enter_context(log_path.open("ab"))
         err = files.enter_context(stderr_path.open("ab")) if stderr_path else subprocess.STDOUT
+        stdin = files.enter_context(stdin_path.open("rb")) if stdin_path else subprocess.DEVNULL
         popen = subprocess.Popen(
-            list(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=err,
+            list(argv), stdin=stdin, stdout=log, stderr=err,
             cwd=cwd, env=None if env is None else dict(env), start_new_session=True,
             preexec_fn=_death_signal_setter(),
         )

@@ -22,6 +22,7 @@ TOOL_HEAP = ("-Xmx256m",)
 TOOLS = "org.apache.kafka.tools."
 PRODUCER_PERFORMANCE = TOOLS + "ProducerPerformance"
 CONSUMER_PERFORMANCE = TOOLS + "ConsumerPerformance"
+CONSOLE_PRODUCER = TOOLS + "ConsoleProducer"
 TOPIC_COMMAND = TOOLS + "TopicCommand"
 CONSUMER_GROUP_COMMAND = TOOLS + "consumer.group.ConsumerGroupCommand"
 
@@ -37,14 +38,16 @@ class ToolResult:
     stderr: str
 
 
-def run_tool(main_class: str, args: Sequence[str], timeout_s: float = 300.0) -> ToolResult:
-    """Run one tool JVM to completion; raise ToolError on a non-zero exit or timeout."""
+def run_tool(main_class: str, args: Sequence[str], timeout_s: float = 300.0, stdin: bytes = b"") -> ToolResult:
+    """Run one tool JVM to completion, `stdin` as its input; raise ToolError on a non-zero exit or timeout."""
     jars = resolve()
     workdir = processes.make_workdir(main_class.rsplit(".", 1)[1])
     log4j = jvm.write_log4j2_config(workdir / "log4j2.properties", target="SYSTEM_ERR", level="WARN")
     command = jvm.java_command(jars.classpath, main_class, args, heap=TOOL_HEAP, log4j2_config=log4j)
+    (workdir / "stdin.txt").write_bytes(stdin)
     process = processes.spawn(main_class.rsplit(".", 1)[1], command, workdir / "stdout.txt",
-                              stderr_path=workdir / "stderr.txt", owned_dir=workdir)
+                              stderr_path=workdir / "stderr.txt", owned_dir=workdir,
+                              stdin_path=workdir / "stdin.txt")
     try:
         code = process.popen.wait(timeout_s)
     except subprocess.TimeoutExpired:
@@ -96,6 +99,25 @@ def producer_performance(bootstrap: str, topic: str, num_records: int, record_si
     if transactional_id:
         args += ["--transactional-id", transactional_id]
     return parse_producer_performance(run_tool(PRODUCER_PERFORMANCE, args).stdout)
+
+
+NULL_MARKER = "<null>"
+
+
+def console_produce(bootstrap: str, topic: str, lines: Sequence[str], compression: str = "none",
+                    properties: dict[str, str] | None = None) -> None:
+    """Send `headers<TAB>key<TAB>value` lines with ConsoleProducer, the Java client at its plainest.
+
+    Headers are `name:value` pairs joined by commas; `NULL_MARKER` in any field stands for null.
+    The tool's own `--compression-codec` wins over a `compression.type` property, so it has its own
+    argument. The tool exits once standard input ends and every record is acknowledged.
+    """
+    args = ["--bootstrap-server", bootstrap, "--topic", topic, "--compression-codec", compression,
+            "--reader-property", "parse.key=true",
+            "--reader-property", "parse.headers=true", "--reader-property", f"null.marker={NULL_MARKER}"]
+    for key, value in (properties or {}).items():
+        args += ["--command-property", f"{key}={value}"]
+    run_tool(CONSOLE_PRODUCER, args, stdin="".join(f"{line}\n" for line in lines).encode())
 
 
 @dataclass(frozen=True)

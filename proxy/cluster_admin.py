@@ -184,19 +184,9 @@ class ClusterAdmin:
     async def read_all(self, tp: TopicPartition, leader: int, end: int, start: int = 0
                        ) -> list[tuple[int, bytes | None, bytes | None]]:
         """(offset, key, value) of every data record in [start, end)."""
-        out: list[tuple[int, bytes | None, bytes | None]] = []
-        position = start
-        while position < end:
-            blob = await self.read_partition(tp, leader, position)
-            progressed = False
-            for header, record in iter_records(blob):
-                position = max(position, header.base_offset + header.last_offset_delta + 1)
-                progressed = True
-                if not header.is_control and start <= record.offset < end:
-                    out.append((record.offset, record.key, record.value))
-            if not progressed:
-                break
-        return out
+        return [(record.offset, record.key, record.value)
+                for header, record in await self.read_records(tp, leader, start, end)
+                if not header.is_control and start <= record.offset < end]
 
     async def last_committed_data_offset(self, tp: TopicPartition, leader: int, end: int) -> int:
         """Offset of the last record a read_committed reader sees below `end` (-1 if none).
@@ -207,7 +197,7 @@ class ClusterAdmin:
         window = 64
         while True:
             start = max(0, end - window)
-            committed = committed_data(await self._batches(tp, leader, start, end))
+            committed = committed_data(await self.read_records(tp, leader, start, end))
             if committed or start == 0:
                 return committed[-1].offset if committed else -1
             window *= 8
@@ -218,10 +208,11 @@ class ClusterAdmin:
         A transaction still open at `end` is left out (its outcome is unknown yet), as it is by
         MM2's read_committed consumer.
         """
-        return [r for r in committed_data(await self._batches(tp, leader, start, end)) if start <= r.offset < end]
+        return [r for r in committed_data(await self.read_records(tp, leader, start, end)) if start <= r.offset < end]
 
-    async def _batches(self, tp: TopicPartition, leader: int, start: int, end: int
-                       ) -> list[tuple[RecordBatchHeader, Record]]:
+    async def read_records(self, tp: TopicPartition, leader: int, start: int, end: int
+                           ) -> list[tuple[RecordBatchHeader, Record]]:
+        """Every record, control markers too, of the whole batches that cover [start, end)."""
         out: list[tuple[RecordBatchHeader, Record]] = []
         position = start
         while position < end:

@@ -10,21 +10,14 @@ the many groups of one partition cost one read per side.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from dataclasses import dataclass
 
-from protocol.records import Record
 from proxy.cluster_admin import ClusterAdmin, PartitionInfo, TopicPartition
 from proxy.switch import matching
 from proxy.switch.progress import PartitionProgress
 
 TARGET_SLACK = 16
 """Extra offsets read on the target, so a stray control marker there does not shorten its tail."""
-
-
-def content(record: Record) -> Hashable:
-    """What MM2 keeps of a record when it copies it: the part both copies must share."""
-    return (record.key, record.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +64,6 @@ class PositionProver:
         end = progress.target_end_offset
         target_start = max(0, end - len(source_records) - TARGET_SLACK)
         target_records = await target.committed_records(progress.tp, target_leader, target_start, end)
-        mapping = matching.align_tails([(r.offset, content(r)) for r in source_records],
-                                       [(r.offset, content(r)) for r in target_records])
+        mapping = matching.align_tails([(r.offset, r.content()) for r in source_records],
+                                       [(r.offset, r.content()) for r in target_records])
         return _Alignment(start, last, end, mapping, tuple(r.offset for r in source_records))

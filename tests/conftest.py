@@ -105,13 +105,15 @@ def cluster_b2(_clusters_a3_b2: list[KafkaCluster]) -> KafkaCluster:
 
 @pytest.fixture
 def new_topic(request: pytest.FixtureRequest) -> NewTopicFactory:
-    """`new_topic(cluster, partitions=1, replication_factor=1) -> name`: a fresh, unique topic."""
+    """`new_topic(cluster, partitions=1, replication_factor=1, config=None) -> name`: a fresh, unique topic."""
 
-    def create(cluster: KafkaCluster | str, partitions: int = 1, replication_factor: int = 1) -> str:
+    def create(cluster: KafkaCluster | str, partitions: int = 1, replication_factor: int = 1,
+               config: dict[str, str] | None = None) -> str:
         bootstrap = cluster if isinstance(cluster, str) else cluster.bootstrap
         name = f"{request.node.name[:40].replace('[', '-').replace(']', '')}-{uuid.uuid4().hex[:8]}"
         admin = AdminClient({"bootstrap.servers": bootstrap})
-        futures = admin.create_topics([NewTopic(name, partitions, replication_factor)], operation_timeout=30)
+        topic = NewTopic(name, partitions, replication_factor, config=config or {})
+        futures = admin.create_topics([topic], operation_timeout=30)
         futures[name].result(timeout=60)
         if not isinstance(cluster, str):
             wait_for_topic(cluster, name)
