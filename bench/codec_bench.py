@@ -32,8 +32,8 @@ from protocol.messages import find_coordinator, metadata
 from protocol.patch.find_coordinator import patch_find_coordinator
 from protocol.patch.metadata import patch_metadata
 from protocol.schema import decode, encode, new
-from proxy.rewrite.addresses import rewrite_metadata
-from proxy.virtual_cluster import NodeMapper, VirtualCluster
+from proxy.dataplane.rewrite.addresses import rewrite_metadata
+from proxy.dataplane.virtual_cluster import NodeMapper, VirtualCluster
 
 BROKERS = [101, 102, 103, 104, 105, 106]
 TOPICS = 200

@@ -13,14 +13,14 @@ from typing import Any
 
 import uvloop
 
-from proxy.admin import build_admin_app, start_admin
-from proxy.audit import AuditLog
+from proxy.admin.api import build_admin_app, start_admin
+from proxy.admin.audit import AuditLog
+from proxy.admin.control import Control
 from proxy.config import ProxyConfig, read_admin_token
-from proxy.context import ProxyContext
-from proxy.control import Control
+from proxy.dataplane.context import ProxyContext
+from proxy.dataplane.relay import ClientConnection
 from proxy.log import proxy as log
 from proxy.metrics import Metrics
-from proxy.relay import ClientConnection
 
 
 class ProxyServer:

@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from proxy.admin import DEFAULT_SWITCH_TIMEOUT_S, FINAL_PHASES
+from proxy.admin.api import DEFAULT_SWITCH_TIMEOUT_S, FINAL_PHASES
 from proxy.config import WILDCARD_HOSTS, ConfigError, ProxyConfig, load, read_admin_token
 from proxy.log import configure_logging
 

@@ -1,7 +1,6 @@
-"""The switch: move every client from the active cluster to another, as a pure state machine.
+"""The switch: move every client from the active cluster to another.
 
-`machine.SwitchMachine` (or the pure `machine.step`) takes `events` and returns `actions`; an asyncio
-executor elsewhere carries the actions out against real clusters. `fencing` holds the per-request
-fence decisions the connection layer applies while fenced; `offsets` and `gates` the arithmetic
-and verdicts; `record` the operator-visible switch record.
+`machine/` is the pure state machine (events in, actions out); `executor` carries its actions out with
+asyncio against the clusters (through proxy.upstream); `interceptor` applies its fences and fetch
+holds in every connection's request path (`ProxyContext.interceptors`).
 """

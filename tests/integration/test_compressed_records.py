@@ -20,7 +20,7 @@ from harness.cluster import KafkaCluster
 from protocol.compression import XERIAL_MAGIC
 from protocol.record_batch import HEADER_SIZE, RecordBatchHeader, iter_batches
 from protocol.records import Record, RecordHeaders
-from proxy.cluster_admin import ClusterAdmin
+from proxy.upstream.cluster_admin import ClusterAdmin
 from tests.conftest import NewTopicFactory
 
 pytestmark = pytest.mark.integration

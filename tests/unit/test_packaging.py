@@ -20,14 +20,14 @@ import pytest
 import yaml
 
 from proxy import cli
-from proxy.admin import build_admin_app
-from proxy.audit import AuditLog
+from proxy.admin.api import build_admin_app
+from proxy.admin.audit import AuditLog
 from proxy.config import load
 from proxy.metrics import Metrics
-from proxy.switch.phases import Mode, Outcome, Phase
-from proxy.switch.progress import GroupCheck, OffsetWrite, PartitionProgress, TailEntry
-from proxy.switch.record import Evidence, PhaseTiming, SwitchRecord
-from tests.unit.proxy.fake_control import FakeControl
+from proxy.switch.machine.phases import Mode, Outcome, Phase
+from proxy.switch.machine.progress import GroupCheck, OffsetWrite, PartitionProgress, TailEntry
+from proxy.switch.machine.record import Evidence, PhaseTiming, SwitchRecord
+from tests.unit.admin.fake_control import FakeControl
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "docs" / "alerts" / "kafka-failover-proxy.rules.yml"

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from proxy import cli
-from proxy.admin import build_admin_app, start_admin
-from proxy.audit import AuditLog
+from proxy.admin.api import build_admin_app, start_admin
+from proxy.admin.audit import AuditLog
 from proxy.metrics import Metrics
-from tests.unit.proxy.fake_control import FakeControl
+from tests.unit.admin.fake_control import FakeControl
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = str(ROOT / "config" / "proxy.yaml")

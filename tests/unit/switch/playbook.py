@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.switch.actions import Action
-from proxy.switch.events import Event
-from proxy.switch.machine import SwitchMachine
+from proxy.switch.machine.actions import Action
+from proxy.switch.machine.events import Event
+from proxy.switch.machine.machine import SwitchMachine
 
 
 class Playbook:

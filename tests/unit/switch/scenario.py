@@ -3,10 +3,10 @@ event sequence of a planned switch that succeeds, so a test can stop it anywhere
 
 from __future__ import annotations
 
-from proxy.switch import events as ev
-from proxy.switch.machine import SwitchMachine
-from proxy.switch.phases import Limits
-from proxy.switch.progress import GroupOffsets, GroupPartitionOffsets, PartitionProgress
+from proxy.switch.machine import events as ev
+from proxy.switch.machine.machine import SwitchMachine
+from proxy.switch.machine.phases import Limits
+from proxy.switch.machine.progress import GroupOffsets, GroupPartitionOffsets, PartitionProgress
 
 LIMITS = Limits(fence_ms=1_000, drain_ms=2_000, catch_up_ms=10_000, rejoin_ms=5_000, abort_ms=1_000,
                 poll_ms=100, group_settle_ms=3_000, group_write_attempts=2)

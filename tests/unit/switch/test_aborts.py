@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from proxy.switch import events as ev
-from proxy.switch.actions import (
+from proxy.switch.machine import events as ev
+from proxy.switch.machine.actions import (
     DisconnectClients,
     EmitAudit,
     Finish,
@@ -17,9 +17,9 @@ from proxy.switch.actions import (
     UnfenceTransactions,
     WriteGroupOffsets,
 )
-from proxy.switch.phases import DisconnectScope, Outcome, Phase
-from proxy.switch.progress import OffsetWrite
-from proxy.switch.state import Step
+from proxy.switch.machine.phases import DisconnectScope, Outcome, Phase
+from proxy.switch.machine.progress import OffsetWrite
+from proxy.switch.machine.state import Step
 
 from .playbook import Playbook
 from .scenario import GROUPS_MISSING, MIRROR, driven, group, lagging, machine

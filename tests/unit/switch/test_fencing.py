@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from proxy.switch.fencing import (
+from proxy.switch.machine.fencing import (
     ADD_OFFSETS_TO_TXN,
     ADD_PARTITIONS_TO_TXN,
     COORDINATOR_LOAD_IN_PROGRESS,

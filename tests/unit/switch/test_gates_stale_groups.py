@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from proxy.switch.gates import check_partition
-from proxy.switch.progress import GroupOffsets, GroupPartitionOffsets, PartitionProgress
+from proxy.switch.machine.gates import check_partition
+from proxy.switch.machine.progress import GroupOffsets, GroupPartitionOffsets, PartitionProgress
 
 PROGRESS = PartitionProgress(topic="t", partition=0, source_end_offset=5000, source_last_data_offset=4999,
                              mirrored_upto=4999, target_end_offset=5000, exact_sync=(4999, 4999),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proxy.switch.matching import align_tails, resume_offset
+from proxy.switch.machine.matching import align_tails, resume_offset
 
 Log = list[tuple[int, object]]
 

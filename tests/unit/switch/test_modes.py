@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from proxy.switch import events as ev
-from proxy.switch.actions import (
+from proxy.switch.machine import events as ev
+from proxy.switch.machine.actions import (
     Action,
     CheckGroupOffsets,
     CheckMirror,
@@ -23,9 +23,9 @@ from proxy.switch.actions import (
     UnfenceTransactions,
     WriteGroupOffsets,
 )
-from proxy.switch.phases import DisconnectScope, Outcome, Phase
-from proxy.switch.progress import TailEntry
-from proxy.switch.state import Step
+from proxy.switch.machine.phases import DisconnectScope, Outcome, Phase
+from proxy.switch.machine.progress import TailEntry
+from proxy.switch.machine.state import Step
 
 from .playbook import Playbook
 from .scenario import GROUPS_MISSING, GROUPS_OK, MIRROR, caught_up, driven, lagging, machine, planned_run, requested

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from proxy.switch.offsets import (
+from proxy.switch.machine.offsets import (
     copied_upto,
     emergency_tail,
     is_caught_up,
@@ -13,7 +13,7 @@ from proxy.switch.offsets import (
     tail_report,
     translate_group_offset,
 )
-from proxy.switch.progress import PartitionProgress, TailEntry
+from proxy.switch.machine.progress import PartitionProgress, TailEntry
 
 SYNCS = [(0, 0), (10, 5), (20, 15), (40, 30)]
 

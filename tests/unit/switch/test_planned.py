@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from proxy.switch import events as ev
-from proxy.switch.actions import (
+from proxy.switch.machine import events as ev
+from proxy.switch.machine.actions import (
     CheckGroupOffsets,
     CheckMirror,
     CheckTransactions,
@@ -27,10 +27,10 @@ from proxy.switch.actions import (
     WaitForDrain,
     WriteGroupOffsets,
 )
-from proxy.switch.machine import SwitchMachine
-from proxy.switch.phases import DisconnectScope, Outcome, Phase
-from proxy.switch.progress import OffsetWrite
-from proxy.switch.state import Step, SwitchProtocolError
+from proxy.switch.machine.machine import SwitchMachine
+from proxy.switch.machine.phases import DisconnectScope, Outcome, Phase
+from proxy.switch.machine.progress import OffsetWrite
+from proxy.switch.machine.state import Step, SwitchProtocolError
 
 from .playbook import Playbook
 from .scenario import GROUPS_MISSING, GROUPS_OK, HAPPY, MIRROR, driven, group, lagging, machine, requested

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxy.switch import actions as act
-from proxy.switch import events as ev
-from proxy.switch.offsets import is_caught_up, translate_for
-from proxy.switch.phases import Phase
-from proxy.switch.progress import GroupOffsets, PartitionProgress
-from proxy.switch.state import RESTING, Step, SwitchProtocolError
+from proxy.switch.machine import actions as act
+from proxy.switch.machine import events as ev
+from proxy.switch.machine.offsets import is_caught_up, translate_for
+from proxy.switch.machine.phases import Phase
+from proxy.switch.machine.progress import GroupOffsets, PartitionProgress
+from proxy.switch.machine.state import RESTING, Step, SwitchProtocolError
 
 from .scenario import GROUPS_MISSING, GROUPS_OK, MIRROR, group, lagging, machine, requested
 

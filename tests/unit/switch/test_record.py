@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from proxy.switch import events as ev
-from proxy.switch.phases import Phase
+from proxy.switch.machine import events as ev
+from proxy.switch.machine.phases import Phase
 
 from .scenario import caught_up, driven, lagging, machine, requested
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from proxy.switch.gates import transactions_gate
+from proxy.switch.machine.gates import transactions_gate
 
 
 def test_no_open_transaction_passes() -> None:

@@ -23,8 +23,8 @@ from protocol.patch.find_coordinator import patch_find_coordinator
 from protocol.patch.metadata import patch_metadata
 from protocol.patch.produce import patch_produce
 from protocol.schema import MessageSpec, decode, encode
-from proxy.rewrite.addresses import rewrite_find_coordinator, rewrite_metadata
-from proxy.rewrite.leaders import rewrite_fetch, rewrite_produce
+from proxy.dataplane.rewrite.addresses import rewrite_find_coordinator, rewrite_metadata
+from proxy.dataplane.rewrite.leaders import rewrite_fetch, rewrite_produce
 from tests.unit.protocol.messages.strategies import message
 
 NODE_FIELDS = frozenset(

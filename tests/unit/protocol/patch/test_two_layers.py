@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from proxy.virtual_cluster import VirtualCluster
+from proxy.dataplane.virtual_cluster import VirtualCluster
 from tests.unit.protocol.patch.oracle import (
     APIS,
     Api,

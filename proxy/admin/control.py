@@ -1,0 +1,68 @@
+"""What the admin API may ask of the proxy: status, readiness, fences and switches.
+
+The admin layer only knows the `ProxyControl` protocol; this class binds it to the running proxy
+and, for switches and fences, to the executor that drives the pure switch state machine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from proxy.admin.api import SwitchRejected
+from proxy.admin.audit import AuditLog
+from proxy.dataplane.context import ProxyContext
+from proxy.switch.executor import SwitchExecutor, SwitchRefused
+from proxy.upstream.cluster_admin import AdminError
+
+
+class Control:
+    """The running proxy as seen by the admin API."""
+
+    def __init__(self, context: ProxyContext, audit: AuditLog | None = None) -> None:
+        self.context = context
+        self.executor = SwitchExecutor(context, audit)
+
+    def status(self) -> dict[str, Any]:
+        return {**self.context.status(), "switch": self.executor.status()}
+
+    def is_ready(self) -> bool:
+        return self.context.is_ready()
+
+    def start_switch(self, target: str, mode: str, dry_run: bool, timeout_s: float,
+                     accept_replay: bool = False) -> str:
+        config = self.context.config
+        if target not in config.clusters:
+            raise SwitchRejected(f"unknown cluster {target!r}")
+        if mode == "planned" and not config.has_mirror(self.context.active, target):
+            raise SwitchRejected(f"no mirror {self.context.active}->{target} in the config's mirrors: a planned "
+                                 "switch proves MM2 copied everything, so it needs that flow")
+        try:
+            return self.executor.start_switch(target, mode, dry_run, timeout_s, accept_replay)
+        except SwitchRefused as exc:
+            raise SwitchRejected(str(exc)) from exc
+
+    def switch_record(self, switch_id: str) -> dict[str, Any] | None:
+        return self.executor.record(switch_id)
+
+    def fence(self) -> dict[str, Any]:
+        try:
+            return self.executor.fence()
+        except SwitchRefused as exc:
+            raise SwitchRejected(str(exc)) from exc
+
+    def unfence(self) -> dict[str, Any]:
+        try:
+            return self.executor.unfence()
+        except SwitchRefused as exc:
+            raise SwitchRejected(str(exc)) from exc
+
+    async def abort_transaction(self, cluster: str, transactional_id: str) -> dict[str, Any]:
+        if cluster not in self.context.config.clusters:
+            raise SwitchRejected(f"unknown cluster {cluster!r}")
+        try:
+            return await self.executor.abort_transaction(cluster, transactional_id)
+        except AdminError as exc:
+            raise SwitchRejected(f"abort of {transactional_id!r} on {cluster} failed: {exc}") from exc
+
+    async def close(self) -> None:
+        await self.executor.close()

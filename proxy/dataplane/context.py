@@ -1,0 +1,233 @@
+"""The proxy's shared state: which cluster is active, where each virtual node routes, who is connected.
+
+Connections ask the context three things: where to connect (`route`), whether a request is
+answered by the proxy itself (`answer_locally`), and to be counted (`register`). The switch changes
+the active cluster here and nowhere else, then closes every client connection so clients
+renegotiate versions, refresh metadata and rejoin their groups against the new cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import struct
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from protocol.headers import RequestHeader
+from proxy.config import ProxyConfig
+from proxy.dataplane.api_versions import ApiVersionsAnswer
+from proxy.dataplane.virtual_cluster import NodeMapper, VirtualCluster
+from proxy.log import proxy as log
+from proxy.metrics import Metrics
+from proxy.upstream.monitor import ClusterView, UpstreamMonitor
+
+if TYPE_CHECKING:
+    from proxy.dataplane.correlation import Pending
+    from proxy.dataplane.relay import ClientConnection
+
+_INT32 = struct.Struct(">i")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where one client connection's upstream goes, and how its responses are mapped."""
+
+    cluster: str
+    host: str
+    port: int
+    mapper: NodeMapper
+
+
+class RequestInterceptor(Protocol):
+    """Something that may answer a request instead of the upstream (the switch's fences)."""
+
+    def intercept(self, client: ClientConnection, header: RequestHeader, frame: memoryview
+                  ) -> list[bytes] | None: ...
+
+    def observe_answer(self, client: ClientConnection, entry: Pending) -> None: ...
+
+    def rewrite_request(self, header: RequestHeader, frame: memoryview) -> bytes | None: ...
+
+
+class ProxyContext:
+    """State shared by every connection of one proxy process."""
+
+    def __init__(self, config: ProxyConfig, metrics: Metrics) -> None:
+        self.config = config
+        self.metrics = metrics
+        listeners = config.listeners
+        self.virtual = VirtualCluster(config.virtual_cluster.cluster_id, listeners.advertised_host,
+                                      listeners.broker_port_base, listeners.max_brokers)
+        self.monitors = {
+            name: UpstreamMonitor(name, [(hp.host, hp.port) for hp in cluster.bootstrap_servers])
+            for name, cluster in config.clusters.items()
+        }
+        self.api_versions = ApiVersionsAnswer(config.virtual_cluster.cluster_id)
+        self.active = config.active
+        self.switch_epoch = 0
+        self.clients: set[ClientConnection] = set()
+        self.interceptors: list[RequestInterceptor] = []
+        self.client_tap: Callable[[bytes | memoryview], None] | None = None
+        # sees every frame body as it arrives: (is_request, api key, version, body) (tests)
+        self.frame_tap: Callable[[bool, int, int, bytes], None] | None = None  # sees every byte sent to clients (tests)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._round_robin = itertools.count()
+        for monitor in self.monitors.values():
+            monitor.subscribe(self._on_view)
+        metrics.set_active(self.active)
+
+    # -- lifecycle helpers -----------------------------------------------------------------------------
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Every background task starts here: named, referenced until done, failures logged."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def cancel_tasks(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- connections -----------------------------------------------------------------------------------
+
+    def register(self, client: ClientConnection) -> bool:
+        if len(self.clients) >= self.config.limits.max_client_connections:
+            return False
+        self.clients.add(client)
+        self.metrics.client_connections.set(len(self.clients))
+        return True
+
+    def unregister(self, client: ClientConnection) -> None:
+        self.clients.discard(client)
+        self.metrics.client_connections.set(len(self.clients))
+
+    def disconnect_all(self, reason: str) -> int:
+        clients = list(self.clients)
+        for client in clients:
+            client.close(reason)
+        return len(clients)
+
+    async def close_idle_clients(self, every_s: float = 5.0) -> None:
+        """Close client connections that sent nothing for `limits.idle_timeout_s` (Kafka's connections.max.idle.ms)."""
+        limit = self.config.limits.idle_timeout_s
+        while True:
+            await asyncio.sleep(every_s)
+            cutoff = time.monotonic() - limit
+            for client in [c for c in self.clients if c.last_active < cutoff and not c.upstream_outstanding]:
+                client.close(f"idle for more than {limit:g} s")
+
+    def in_flight(self) -> int:
+        """Requests forwarded upstream and not yet answered, over every connection."""
+        return sum(client.upstream_outstanding for client in self.clients)
+
+    # -- routing ---------------------------------------------------------------------------------------
+
+    def view(self, cluster: str | None = None) -> ClusterView:
+        return self.monitors[cluster or self.active].view
+
+    def is_ready(self) -> bool:
+        return self.view().reachable and bool(self.api_versions.advertised.api_ranges)
+
+    def route(self, virtual_node: int | None) -> Route | None:
+        cluster = self.active
+        view = self.view(cluster)
+        mapper = self.virtual.mapper(cluster)
+        slots = self.virtual.slots_of(cluster)
+        slots.learn(list(view.brokers))
+        if virtual_node is None:
+            return self._bootstrap_route(cluster, view, mapper)
+        filled = slots.slots()
+        if not filled:
+            return None
+        real = filled.get(virtual_node)
+        if real is None or real not in view.brokers:
+            present = sorted(s for s, r in filled.items() if r in view.brokers)
+            if not present:
+                return None
+            real = filled[present[virtual_node % len(present)]]
+        host, port = view.brokers[real]
+        return Route(cluster, host, port, mapper)
+
+    def _bootstrap_route(self, cluster: str, view: ClusterView, mapper: NodeMapper) -> Route:
+        candidates = sorted(view.brokers.values()) or [
+            (hp.host, hp.port) for hp in self.config.clusters[cluster].bootstrap_servers
+        ]
+        host, port = candidates[next(self._round_robin) % len(candidates)]
+        return Route(cluster, host, port, mapper)
+
+    # -- local answers ---------------------------------------------------------------------------------
+
+    def answer_locally(self, client: ClientConnection, header: RequestHeader, frame: memoryview
+                       ) -> list[bytes] | None:
+        if header.api_key == 18:
+            _version, body = self.api_versions.respond(header.api_version, frame[header.header_length:],
+                                                      client.virtual_node)
+            payload = _INT32.pack(header.correlation_id) + body
+            return [_INT32.pack(len(payload)) + payload]
+        for interceptor in self.interceptors:
+            answer = interceptor.intercept(client, header, frame)
+            if answer is not None:
+                return answer
+        return None
+
+    def rewrite_request(self, header: RequestHeader, frame: memoryview) -> bytes | None:
+        for interceptor in self.interceptors:
+            rewritten = interceptor.rewrite_request(header, frame)
+            if rewritten is not None:
+                return rewritten
+        return None
+
+    def on_upstream_answer(self, client: ClientConnection, entry: Pending) -> None:
+        for interceptor in self.interceptors:
+            interceptor.observe_answer(client, entry)
+
+    # -- upstream views --------------------------------------------------------------------------------
+
+    def _on_view(self, view: ClusterView) -> None:
+        if view.reachable:
+            self.virtual.slots_of(view.name).learn(list(view.brokers))
+        # Until every cluster has answered once, advertise what the known ones allow; a later
+        # recompute narrows it, and only connections opened afterwards see the change.
+        reachable = [m.view for m in self.monitors.values() if m.view.api_ranges]
+        if reachable and self.api_versions.recompute(
+            [v.api_ranges for v in reachable],
+            [v.supported_features for v in reachable],
+            [v.finalized_features for v in reachable],
+        ):
+            log.info("advertised API versions recomputed from %s (features epoch %d)",
+                     ", ".join(v.name for v in reachable), self.api_versions.advertised.features_epoch)
+
+    def set_active(self, cluster: str, epoch: int) -> None:
+        self.active = cluster
+        self.switch_epoch = epoch
+        self.metrics.set_active(cluster)
+        self.metrics.switch_epoch.set(self.switch_epoch)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "active": self.active,
+            "switch_epoch": self.switch_epoch,
+            "virtual_cluster_id": self.virtual.cluster_id,
+            "client_connections": len(self.clients),
+            "in_flight": self.in_flight(),
+            "clusters": {
+                name: {
+                    "reachable": m.view.reachable,
+                    "cluster_id": m.view.cluster_id,
+                    "brokers": {str(k): f"{h}:{p}" for k, (h, p) in sorted(m.view.brokers.items())},
+                    "virtual_slots": {str(s): r for s, r in sorted(self.virtual.slots_of(name).slots().items())},
+                    "error": m.view.error,
+                }
+                for name, m in self.monitors.items()
+            },
+        }

@@ -1,0 +1,384 @@
+"""The thin asyncio side of the switch: carry out the machine's actions, feed back its events.
+
+Effects are applied synchronously, in list order, with no await between them, so a flip, a hold
+and a disconnect happen atomically for every connection on this loop. Requests start one task
+each; the task's result comes back as exactly one of the events the request names. Finish cancels
+whatever is still pending, and the machine ignores replies that arrive late by rule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from proxy.admin.audit import AuditLog
+from proxy.dataplane.context import ProxyContext
+from proxy.log import switch as log
+from proxy.switch.interceptor import SwitchInterceptor
+from proxy.switch.machine import actions as act
+from proxy.switch.machine import events as ev
+from proxy.switch.machine.fencing import ProduceFence, TransactionFence
+from proxy.switch.machine.machine import SwitchMachine
+from proxy.switch.machine.phases import DisconnectScope, Limits, Phase
+from proxy.switch.machine.progress import GroupOffsets, GroupPartitionOffsets, PartitionProgress
+from proxy.switch.machine.record import SwitchRecord
+from proxy.switch.machine.state import SwitchProtocolError
+from proxy.upstream.cluster_admin import READ_COMMITTED, AdminError, ClusterAdmin
+from proxy.upstream.mirror_progress import MirrorProgressReader
+from proxy.upstream.position_prover import PositionProver
+
+DRAIN_POLL_S = 0.02
+PROGRESS_EVERY_S = 5.0
+FENCED_APIS = frozenset({0, 22, 24, 25, 26, 28})
+
+
+class SwitchRefused(Exception):
+    """The machine refused an operator request (a switch is running, bad target, ...)."""
+
+
+class SwitchExecutor:
+    """Owns the machine, the fences and the interceptor of one proxy process."""
+
+    def __init__(self, context: ProxyContext, audit: AuditLog | None = None) -> None:
+        self.context = context
+        self.audit = audit or AuditLog(None)
+        cfg = context.config.switch
+        self.machine = SwitchMachine(context.active, limits=Limits.from_seconds(
+            cfg.drain_timeout_s, cfg.catch_up_timeout_s, cfg.fetch_hold_timeout_s))
+        self.transactions = TransactionFence()
+        self.produce_fence = ProduceFence(self.transactions)
+        self.interceptor = SwitchInterceptor(context, self.produce_fence, self.transactions)
+        self.interceptor.on_rejoined = self._rejoined
+        context.interceptors.append(self.interceptor)
+        self.records: dict[str, SwitchRecord] = {}
+        self._ids = itertools.count(1)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._admins: dict[tuple[str, bool], ClusterAdmin] = {}
+        self._mirrors: dict[tuple[str, str, bool], MirrorProgressReader] = {}
+        self._progress: dict[tuple[str, str], dict[tuple[str, int], PartitionProgress]] = {}
+        self._provers: dict[tuple[str, str], PositionProver] = {}
+        self._rejected: str | None = None
+        self.last_lag: dict[tuple[str, str], int] = {}
+        for outcome in ("succeeded", "aborted"):  # present from the start, so increase() sees the first one
+            context.metrics.switch_outcome(outcome)
+
+    # -- operator entry points -----------------------------------------------------------------------
+
+    def now(self) -> int:
+        return int(asyncio.get_running_loop().time() * 1000)
+
+    def start_switch(self, target: str, mode: str, dry_run: bool, timeout_s: float,
+                     accept_replay: bool = False) -> str:
+        switch_id = f"sw-{time.strftime('%Y%m%dT%H%M%S')}-{next(self._ids)}"
+        self._feed(ev.SwitchRequested(now=self.now(), switch_id=switch_id, source=self.machine.active,
+                                      target=target, mode=mode, dry_run=dry_run, timeout_s=timeout_s,
+                                      accept_replay=accept_replay))
+        return switch_id
+
+    def fence(self) -> dict[str, Any]:
+        self._feed(ev.OperatorFenced(now=self.now()))
+        return {"fenced": self.produce_fence.fenced}
+
+    def unfence(self) -> dict[str, Any]:
+        self._feed(ev.OperatorUnfenced(now=self.now()))
+        return {"fenced": self.produce_fence.fenced}
+
+    def record(self, switch_id: str) -> dict[str, Any] | None:
+        record = self.machine.record(switch_id) or self.records.get(switch_id)
+        return None if record is None else record.to_dict()
+
+    def status(self) -> dict[str, Any]:
+        return {"phase": str(self.machine.phase), "switch_epoch": self.machine.epoch,
+                "replication_lag_records": {f"{s}->{t}": lag for (s, t), lag in self.last_lag.items()},
+                "fenced": self.produce_fence.fenced, "fetch_hold": self.interceptor.holding,
+                "held_clients": sorted(self.interceptor.held_clients)}
+
+    async def observe_progress(self, every_s: float = PROGRESS_EVERY_S) -> None:
+        """While no switch runs, keep the latest mirror progress: an emergency switch reports its tail
+        from it, since the source may be gone by then. Also tells the machine when the source is lost."""
+        source_was_reachable = True
+        while True:
+            await asyncio.sleep(every_s)
+            source = self.machine.active
+            reachable = self.context.view(source).reachable
+            if source_was_reachable and not reachable:
+                self._feed(ev.SourceUnreachable(now=self.now()))
+            source_was_reachable = reachable
+            if self.machine.running or not reachable:
+                continue
+            for mirror in self.context.config.mirrors:
+                if mirror.source != source:
+                    continue
+                try:
+                    progress = await self.mirror_progress(mirror.source, mirror.target, background=True)
+                except (AdminError, OSError, TimeoutError) as exc:
+                    log.debug("mirror progress %s->%s unavailable: %s", mirror.source, mirror.target, exc)
+                    continue
+                self._feed(ev.ProgressObserved(now=self.now(), partitions=progress))
+                self._record_lag(mirror.source, mirror.target, progress)
+
+    def _record_lag(self, source: str, target: str, progress: tuple[PartitionProgress, ...]) -> None:
+        lag = 0
+        for p in progress:
+            if p.source_last_data_offset is not None:
+                lag += p.source_last_data_offset - (p.mirrored_upto if p.mirrored_upto is not None else -1)
+        self.context.metrics.replication_lag(source, target).set(lag)
+        self.last_lag[(source, target)] = lag
+
+    async def abort_transaction(self, cluster: str, transactional_id: str) -> dict[str, Any]:
+        """Operator action: abort a dead producer's open transaction on `cluster` (fences that producer)."""
+        fenced = await self._admin(cluster).abort_transaction(transactional_id)
+        return {"cluster": cluster, "transactional_id": transactional_id, **fenced}
+
+    async def close(self) -> None:
+        self._cancel_pending()
+        await asyncio.gather(*(a.close() for a in self._admins.values()), return_exceptions=True)
+
+    # -- the loop between machine and world ----------------------------------------------------------
+
+    def _feed(self, event: ev.Event) -> None:
+        try:
+            actions = self.machine.handle(event)
+        except SwitchProtocolError:
+            log.exception("switch machine refused %s", type(event).__name__)
+            return
+        self._rejected = None
+        failed: list[str] = []
+        for action in actions:  # the machine has moved on: every action must be carried out
+            try:
+                self._apply(action)
+            except Exception as exc:
+                log.exception("switch action %s failed", type(action).__name__)
+                failed.append(f"{type(action).__name__}: {exc!r}")
+        if failed:
+            asyncio.get_running_loop().call_soon(self._feed, ev.CheckFailed(
+                now=self.now(), phase=self.machine.phase, reason=f"executor action failed: {'; '.join(failed)}"))
+        if self._rejected is not None:
+            reason, self._rejected = self._rejected, None
+            raise SwitchRefused(reason)
+
+    def _reply_later(self, coro: Awaitable[ev.Event], phase: Phase, name: str) -> None:
+        async def run() -> None:
+            try:
+                event = await coro
+            except (AdminError, OSError, TimeoutError) as exc:
+                event = ev.CheckFailed(now=self.now(), phase=phase, reason=str(exc))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug of ours must abort the switch, not stall it until a timer
+                log.exception("switch %s check crashed", name)
+                event = ev.CheckFailed(now=self.now(), phase=phase, reason=f"internal error in {name}: {exc!r}")
+            self._feed(event)
+
+        task = asyncio.get_running_loop().create_task(run(), name=f"switch-{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _apply(self, action: act.Action) -> None:
+        handler: Callable[[Any], None] | None = getattr(self, f"_do_{type(action).__name__}", None)
+        if handler is None:
+            raise SwitchProtocolError(f"executor has no handler for {type(action).__name__}")
+        handler(action)
+
+    # -- effects -------------------------------------------------------------------------------------
+
+    def _do_FenceTransactions(self, action: act.FenceTransactions) -> None:
+        self.transactions.fence()
+
+    def _do_UnfenceTransactions(self, action: act.UnfenceTransactions) -> None:
+        self.transactions.unfence()
+
+    def _do_FenceProduce(self, action: act.FenceProduce) -> None:
+        self.produce_fence.fence()
+        self.context.metrics.fenced.set(1)
+        asyncio.get_running_loop().call_soon(self._feed, ev.ProduceFenced(now=self.now()))
+
+    def _do_UnfenceProduce(self, action: act.UnfenceProduce) -> None:
+        self.produce_fence.unfence()
+        self.interceptor.refused_clients.clear()
+        self.context.metrics.fenced.set(0)
+
+    def _do_HoldConsumerFetch(self, action: act.HoldConsumerFetch) -> None:
+        self.interceptor.hold_fetches()
+
+    def _do_ReleaseConsumerFetch(self, action: act.ReleaseConsumerFetch) -> None:
+        self.interceptor.release_fetches()
+
+    def _do_ScheduleTimeout(self, action: act.ScheduleTimeout) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, (action.at - self.now()) / 1000)
+        self._timer = loop.call_later(delay, lambda: self._feed(ev.TimeoutElapsed(now=self.now(),
+                                                                                  phase=action.phase)))
+
+    def _do_RecordPhase(self, action: act.RecordPhase) -> None:
+        log.info("switch %s: phase %s", action.switch_id, action.phase)
+
+    def _do_EmitAudit(self, action: act.EmitAudit) -> None:
+        self.audit.record("switch", action.action, {"switch_id": action.switch_id}, action.outcome, action.evidence)
+
+    def _do_RejectRequest(self, action: act.RejectRequest) -> None:
+        self._rejected = action.reason
+
+    def _do_Finish(self, action: act.Finish) -> None:
+        self._cancel_pending()
+        self.records[action.switch_id] = action.record
+        self.context.metrics.switch_outcome(str(action.outcome)).inc()
+        for timing in action.record.to_dict().get("phases", []):
+            if timing["duration_ms"] is not None:
+                self.context.metrics.switch_phase(timing["phase"]).observe(timing["duration_ms"] / 1000)
+        log.info("switch %s finished: %s (%s)", action.switch_id, action.outcome, action.reason)
+
+    def _cancel_pending(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for task in list(self._tasks):
+            task.cancel()
+
+    # -- requests ------------------------------------------------------------------------------------
+
+    def _do_WaitForDrain(self, action: act.WaitForDrain) -> None:
+        self._reply_later(self._drain(action.deadline), Phase.DRAIN, "drain")
+
+    async def _drain(self, deadline: int) -> ev.Event:
+        drained = 0
+        while True:
+            outstanding = self._outstanding_writes()
+            if outstanding == 0:
+                return ev.InFlightDrained(now=self.now(), drained_count=drained)
+            if self.now() >= deadline:
+                return ev.DrainTimedOut(now=self.now(), outstanding=outstanding)
+            drained = max(drained, outstanding)
+            await asyncio.sleep(DRAIN_POLL_S)
+
+    def _outstanding_writes(self) -> int:
+        return sum(client.outstanding(FENCED_APIS) for client in self.context.clients)
+
+    def _do_CheckTransactions(self, action: act.CheckTransactions) -> None:
+        async def check() -> ev.Event:
+            await self._not_before(action.not_before)
+            found = await self._admin(action.cluster).open_transactions()
+            return ev.TransactionsChecked(now=self.now(), open_transactions=tuple(t.transactional_id for t in found),
+                                          open_for_ms=tuple(t.open_ms for t in found))
+
+        self._reply_later(check(), Phase.CATCH_UP, "transactions")
+
+    def _do_CheckMirror(self, action: act.CheckMirror) -> None:
+        async def check() -> ev.Event:
+            await self._not_before(action.not_before)
+            progress = await self.mirror_progress(action.source, action.target)
+            return ev.MirrorChecked(now=self.now(), partitions=progress)
+
+        self._reply_later(check(), Phase.CATCH_UP, "mirror")
+
+    async def mirror_progress(self, source: str, target: str, *, background: bool = False
+                              ) -> tuple[PartitionProgress, ...]:
+        """Per partition, how far MM2 copied `source` into `target`.
+
+        The background observer has connections and a reader of its own, so an error on one side
+        never closes a connection under the other, and their incremental reads never interleave.
+        """
+        src, dst = self._admin(source, background), self._admin(target, background)
+        parts = await src.replicated_partitions()
+        source_end = await src.end_offsets(parts)
+        stable = await src.end_offsets(parts, READ_COMMITTED)
+        reader = self._mirrors.setdefault((source, target, background), MirrorProgressReader(source, target))
+        await reader.refresh(dst)
+        target_parts = {tp: info for tp, info in (await dst.partitions()).items() if tp in parts}
+        target_end = await dst.end_offsets(target_parts) if target_parts else {}
+        out = []
+        for tp, info in sorted(parts.items()):
+            end = min(source_end[tp], stable[tp])
+            last = await src.last_committed_data_offset(tp, info.leader, end) if end > 0 else -1
+            last_data = None if last < 0 else last
+            out.append(PartitionProgress(
+                topic=tp[0], partition=tp[1], source_end_offset=source_end[tp], source_last_data_offset=last_data,
+                mirrored_upto=reader.mirrored.get(tp), target_end_offset=target_end.get(tp, 0),
+                exact_sync=reader.exact_sync(tp, last_data), syncs=tuple(reader.syncs.get(tp, ())),
+                on_target=tp in target_parts))
+        if not background:  # the group check proves positions against what the mirror gate saw
+            self._progress[(source, target)] = {p.tp: p for p in out}
+        return tuple(out)
+
+    def _do_CheckGroupOffsets(self, action: act.CheckGroupOffsets) -> None:
+        async def check() -> ev.Event:
+            await self._not_before(action.not_before)
+            return ev.GroupOffsetsChecked(now=self.now(), groups=await self._group_offsets(action.source,
+                                                                                            action.target))
+
+        self._reply_later(check(), Phase.CATCH_UP, "groups")
+
+    async def _group_offsets(self, source: str, target: str) -> tuple[GroupOffsets, ...]:
+        src, dst = self._admin(source), self._admin(target)
+        replicated = await src.replicated_partitions()
+        target_parts = await dst.partitions()
+        progress = self._progress.get((source, target), {})
+        prover = self._provers.setdefault((source, target), PositionProver(
+            self.context.config.switch.match_window_records))
+        served = set(self.interceptor.group_clients.values())  # only these can rejoin through this proxy
+        out = []
+        for group, active in (await src.group_states()).items():
+            committed = {tp: o for tp, o in (await src.committed(group)).items() if tp in replicated}
+            if not committed:
+                continue
+            on_target = await dst.committed(group)
+            members = 1 if active and group in served else 0
+            partitions = []
+            for tp, offset in sorted(committed.items()):
+                seen = progress.get(tp)
+                proven = None if seen is None else await prover.resume_offset(
+                    src, dst, seen, offset, replicated[tp].leader, target_parts)
+                partitions.append(GroupPartitionOffsets(topic=tp[0], partition=tp[1], committed_on_source=offset,
+                                                        on_target=on_target.get(tp), proven=proven))
+            out.append(GroupOffsets(group=group, members=members, partitions=tuple(partitions)))
+        return tuple(out)
+
+    def _do_WriteGroupOffsets(self, action: act.WriteGroupOffsets) -> None:
+        async def write() -> ev.Event:
+            dst = self._admin(action.target)
+            by_group: dict[str, dict[tuple[str, int], int]] = {}
+            for w in action.offsets:
+                by_group.setdefault(w.group, {})[(w.topic, w.partition)] = w.offset
+            for group, offsets in by_group.items():
+                await dst.commit(group, offsets)
+            return ev.GroupOffsetsWritten(now=self.now(), written=action.offsets)
+
+        self._reply_later(write(), Phase.CATCH_UP, "write-groups")
+
+    def _do_FlipActive(self, action: act.FlipActive) -> None:
+        self.context.set_active(action.target, action.epoch)
+        self.interceptor.clear_producer_ids = True
+        asyncio.get_running_loop().call_soon(self._feed, ev.ActiveFlipped(now=self.now(), epoch=action.epoch))
+
+    def _do_DisconnectClients(self, action: act.DisconnectClients) -> None:
+        if action.scope == DisconnectScope.ALL:
+            count = self.context.disconnect_all("switch: reconnect to the new active cluster")
+        else:
+            refused = list(self.interceptor.refused_clients)
+            for client in refused:
+                client.close("switch aborted: reconnect to reset producer state")
+            count = len(refused)
+        asyncio.get_running_loop().call_soon(self._feed, ev.ClientsDisconnected(now=self.now(), count=count))
+
+    # -- helpers -------------------------------------------------------------------------------------
+
+    def _rejoined(self, client_id: str, group: str) -> None:
+        self._feed(ev.ClientRejoined(now=self.now(), client_id=client_id, group=group))
+
+    async def _not_before(self, at: int) -> None:
+        delay = (at - self.now()) / 1000
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def _admin(self, cluster: str, background: bool = False) -> ClusterAdmin:
+        admin = self._admins.get((cluster, background))
+        if admin is None:
+            servers = [(hp.host, hp.port) for hp in self.context.config.clusters[cluster].bootstrap_servers]
+            admin = self._admins[(cluster, background)] = ClusterAdmin(cluster, servers)
+        return admin

@@ -1,0 +1,279 @@
+"""The switch's data-plane side: which requests the proxy answers itself while a switch runs.
+
+`SwitchInterceptor` sits in every connection's request path (`ProxyContext.interceptors`). It is cheap for
+every API it does not care about (one set lookup). It applies the fences decided by
+`proxy.switch.machine.fencing`, holds consumer fetches after a flip until the client has rejoined its group
+on the new cluster, clears stale producer ids from InitProducerId after a switch, and watches
+responses to know which transactions are open and which clients rejoined.
+
+Held fetches are answered at once with NOT_LEADER_OR_FOLLOWER per partition (every client backs off,
+refreshes metadata and retries), never forwarded: a consumer that has not rejoined still fetches
+at the source's positions, which mean other records on the target.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from protocol import schema
+from protocol.errors import ProtocolError
+from protocol.headers import RequestHeader, read_uvarint, response_header_length
+from protocol.messages import (
+    add_offsets_to_txn,
+    add_partitions_to_txn,
+    consumer_group_heartbeat,
+    end_txn,
+    fetch,
+    init_producer_id,
+    join_group,
+    produce,
+    sync_group,
+)
+from protocol.record_batch import iter_batches
+from proxy.log import switch as log
+from proxy.switch.machine.fencing import ProduceFence, TransactionFence
+
+if TYPE_CHECKING:
+    from proxy.dataplane.context import ProxyContext
+    from proxy.dataplane.correlation import Pending
+    from proxy.dataplane.relay import ClientConnection
+
+_INT32 = struct.Struct(">i")
+_INT16 = struct.Struct(">h")
+NOT_LEADER_OR_FOLLOWER = 6
+GROUP_REQUESTS = frozenset({11, 12, 14, 68})  # JoinGroup, Heartbeat, SyncGroup, ConsumerGroupHeartbeat
+TXN_REQUESTS = frozenset({22, 24, 25, 26})
+WATCHED = frozenset({0, 1}) | GROUP_REQUESTS | TXN_REQUESTS
+
+Rejoined = Callable[[str, str], None]
+_TXN_SPECS = {
+    22: (init_producer_id.REQUEST, init_producer_id.RESPONSE),
+    24: (add_partitions_to_txn.REQUEST, add_partitions_to_txn.RESPONSE),
+    25: (add_offsets_to_txn.REQUEST, add_offsets_to_txn.RESPONSE),
+    26: (end_txn.REQUEST, end_txn.RESPONSE),
+}
+
+
+class SwitchInterceptor:
+    """Fences, fetch holds and producer-id hygiene, applied per request."""
+
+    def __init__(self, context: ProxyContext, produce_fence: ProduceFence, transactions: TransactionFence) -> None:
+        self.context = context
+        self.produce_fence = produce_fence
+        self.transactions = transactions
+        self.clear_producer_ids = False
+        self.holding = False
+        self.held_clients: set[str] = set()
+        self.group_clients: dict[str, str] = {}  # client id -> group, as seen in group requests
+        self.on_rejoined: Rejoined | None = None
+        self.refused_clients: set[ClientConnection] = set()
+        self.dropped_acks0 = 0
+        self._watch: dict[tuple[int, int], tuple[int, str | None, str | None]] = {}
+
+    # -- switch-facing controls ------------------------------------------------------------------------
+
+    def hold_fetches(self) -> None:
+        """Hold every client that was in a group before the flip until it rejoins."""
+        self.holding = True
+        self.held_clients = set(self.group_clients)
+        self.context.metrics.held_fetches.set(len(self.held_clients))
+
+    def release_fetches(self) -> None:
+        self.holding = False
+        self.held_clients.clear()
+        self.context.metrics.held_fetches.set(0)
+
+    # -- request path ----------------------------------------------------------------------------------
+
+    def intercept(self, client: ClientConnection, header: RequestHeader, frame: memoryview) -> list[bytes] | None:
+        key = header.api_key
+        if key not in WATCHED:
+            return None
+        body = frame[header.header_length:]
+        if key == 0:
+            return self._produce(client, header, body)
+        if key == 1:
+            return self._fetch(header, body) if self.holding and header.client_id in self.held_clients else None
+        if key in GROUP_REQUESTS:
+            self._note_group_member(client, header, body)
+            return None
+        return self._transaction(client, header, body)
+
+    def rewrite_request(self, header: RequestHeader, frame: memoryview) -> bytes | None:
+        """InitProducerId after a switch: drop the producer id/epoch the client learned elsewhere."""
+        if header.api_key != 22 or not self.clear_producer_ids or header.api_version < 3:
+            return None
+        request = schema.decode(init_producer_id.REQUEST, header.api_version, frame[header.header_length:])
+        if request.ProducerId == -1:
+            return None
+        request.ProducerId, request.ProducerEpoch = -1, -1
+        return bytes(frame[:header.header_length]) + schema.encode(init_producer_id.REQUEST, header.api_version,
+                                                                   request)
+
+    def _produce(self, client: ClientConnection, header: RequestHeader, body: memoryview) -> list[bytes] | None:
+        if not self.produce_fence.fenced:
+            transactional_id = produce_transactional_id(header.api_version, body)
+            if transactional_id is not None:  # TV2 (KIP-890): the first Produce opens the transaction
+                self.transactions.started(transactional_id)
+            return None
+        request = schema.decode(produce.REQUEST, header.api_version, body)
+        partitions, producer_id = _produce_partitions(request)
+        transactional_id = request.get("TransactionalId")
+        verdict = self.produce_fence.decide(partitions, producer_id=producer_id, transactional_id=transactional_id)
+        if verdict.forward:
+            if transactional_id is not None:
+                self.transactions.started(transactional_id)
+            return None
+        self.context.metrics.fenced_request(0).inc()
+        self.refused_clients.add(client)
+        if request.Acks == 0:
+            self.dropped_acks0 += 1
+            return []
+        answer = produce.failed_response(request, header.api_version, verdict.error_code)
+        return [_frame(header, schema.encode(produce.RESPONSE, header.api_version, answer))]
+
+    def _fetch(self, header: RequestHeader, body: memoryview) -> list[bytes]:
+        request = schema.decode(fetch.REQUEST, header.api_version, body)
+        answer = fetch.empty_response(request, header.api_version, NOT_LEADER_OR_FOLLOWER)
+        self.context.metrics.fenced_request(1).inc()
+        return [_frame(header, schema.encode(fetch.RESPONSE, header.api_version, answer))]
+
+    def _transaction(self, client: ClientConnection, header: RequestHeader, body: memoryview
+                     ) -> list[bytes] | None:
+        key, version = header.api_key, header.api_version
+        request = schema.decode(_TXN_SPECS[key][0], version, body)
+        transactional_id = request.get("TransactionalId", request.get("V3AndBelowTransactionalId"))
+        code = self.transactions.refusal(key, transactional_id)
+        if code is None:
+            self._watch[(id(client), header.correlation_id)] = (key, transactional_id, None)
+            return None
+        self.context.metrics.fenced_request(key).inc()
+        if key in (22, 25):
+            answer = schema.new(_TXN_SPECS[key][1], version, ErrorCode=code)
+        else:
+            answer = schema.new(add_partitions_to_txn.RESPONSE, version, ResultsByTopicV3AndBelow=[
+                {"Name": t.Name, "ResultsByPartition": [{"PartitionIndex": p, "PartitionErrorCode": code}
+                                                        for p in t.Partitions]}
+                for t in request.V3AndBelowTopics])
+        return [_frame(header, schema.encode(_TXN_SPECS[key][1], version, answer))]
+
+    def _note_group_member(self, client: ClientConnection, header: RequestHeader, body: memoryview) -> None:
+        if header.client_id is None:
+            return
+        group = _group_of(header, body)
+        if group is not None:
+            self.group_clients[header.client_id] = group
+            if self.holding and header.api_key in (14, 68):
+                self._watch[(id(client), header.correlation_id)] = (header.api_key, group, header.client_id)
+
+    # -- response path ---------------------------------------------------------------------------------
+
+    def observe_answer(self, client: ClientConnection, entry: Pending) -> None:
+        watched = self._watch.pop((id(client), entry.correlation_id), None)
+        if watched is None or entry.answer is None:
+            return
+        key, name, client_id = watched
+        try:
+            response = _decode_response(key, entry.api_version, b"".join(entry.answer))
+        except ProtocolError as exc:
+            log.warning("switch interceptor could not read a %d response: %s", key, exc)
+            return
+        if key in TXN_REQUESTS:
+            self._track_transaction(key, name, response)
+        elif client_id is not None and name is not None:
+            self._track_rejoin(key, name, client_id, response)
+
+    def _track_transaction(self, key: int, transactional_id: str | None, response: Any) -> None:
+        if transactional_id is None:
+            return
+        if (key == 24 and _all_partitions_ok(response)) or (key == 25 and response.ErrorCode == 0):
+            self.transactions.started(transactional_id)
+        elif key in (22, 26) and response.ErrorCode == 0:
+            self.transactions.ended(transactional_id)
+
+    def _track_rejoin(self, key: int, group: str, client_id: str, response: Any) -> None:
+        joined = response.ErrorCode == 0 and (key == 14 or (response.MemberEpoch > 0
+                                                            and response.get("Assignment") is not None))
+        if joined and client_id in self.held_clients:
+            self.held_clients.discard(client_id)
+            self.context.metrics.held_fetches.set(len(self.held_clients))
+            log.info("client %s rejoined group %s on %s; releasing its fetches", client_id, group,
+                     self.context.active)
+            if self.on_rejoined is not None:
+                self.on_rejoined(client_id, group)
+
+
+def _frame(header: RequestHeader, body: bytes) -> bytes:
+    flexible_header = b"\x00" if _response_header_flexible(header) else b""
+    payload = _INT32.pack(header.correlation_id) + flexible_header + body
+    return _INT32.pack(len(payload)) + payload
+
+
+def _response_header_flexible(header: RequestHeader) -> bool:
+    from protocol.api_keys import response_header_version
+
+    return response_header_version(header.api_key, header.api_version) == 1
+
+
+def _produce_partitions(request: Any) -> tuple[list[tuple[str, int]], int]:
+    partitions = []
+    producer_id = -1
+    for topic in request.TopicData:
+        name = topic.get("Name") or str(topic.get("TopicId"))
+        for p in topic.PartitionData:
+            partitions.append((name, p.Index))
+            if producer_id == -1 and p.Records:
+                for _offset, batch in iter_batches(p.Records):
+                    producer_id = batch.producer_id
+                    break
+    return partitions, producer_id
+
+
+def produce_transactional_id(version: int, body: memoryview) -> str | None:
+    """The TransactionalId that leads every Produce body from v3, read without decoding the rest.
+
+    Transaction version 2 producers (Java 4.x against 4.x brokers) send no AddPartitionsToTxn: a
+    transaction opens with its first Produce. Unless that Produce is seen before the fence, the
+    transaction looks closed, its later batches are refused, and it stays open on the source until
+    transaction.timeout.ms, holding the catch-up's transactions gate shut. This runs for every
+    Produce while unfenced, hence a peek: null (the common case) costs one or two byte reads.
+    """
+    if version < 3 or not body or body[0] == (0 if version >= 9 else 0xFF):
+        return None  # null: compact length 0 from v9, int16 -1 before
+    try:
+        if version >= 9:
+            length, start = read_uvarint(body, 0)
+            length -= 1
+        else:
+            length, start = _INT16.unpack_from(body)[0], 2
+    except (ProtocolError, struct.error):
+        return None
+    if length < 0 or start + length > len(body):
+        return None
+    return str(body[start:start + length], "utf-8", "replace")
+
+
+def _group_of(header: RequestHeader, body: memoryview) -> str | None:
+    spec = {11: join_group.REQUEST, 14: sync_group.REQUEST, 68: consumer_group_heartbeat.REQUEST}.get(
+        header.api_key)
+    if spec is None:
+        return None
+    try:
+        group: str = schema.decode(spec, header.api_version, body).GroupId
+    except ProtocolError:
+        return None
+    return group
+
+
+def _decode_response(key: int, version: int, framed: bytes) -> Any:
+    frame = memoryview(framed)[4:]
+    offset = response_header_length(key, version, frame)
+    spec = {14: sync_group.RESPONSE, 68: consumer_group_heartbeat.RESPONSE}.get(key) or _TXN_SPECS[key][1]
+    return schema.decode(spec, version, frame[offset:])
+
+
+def _all_partitions_ok(response: Any) -> bool:
+    results = response.get("ResultsByTopicV3AndBelow") or []
+    return all(p.PartitionErrorCode == 0 for t in results for p in t.ResultsByPartition)

@@ -1,0 +1,164 @@
+"""The fence, decided per request: which Produce and transaction requests to refuse, with which error.
+
+The machine only says FenceTransactions / FenceProduce / Unfence*; the connection layer asks these
+two objects about every request while a fence is up. Both are pure and synchronous, so a request
+is decided in the same event-loop tick it is read in.
+
+Produce (section 5 of the protocol reference). A refused Produce is answered at the request's
+version with NOT_LEADER_OR_FOLLOWER (6) for every partition, BaseOffset -1 and no KIP-951
+CurrentLeader/NodeEndpoints: every client retries it after a metadata refresh without counting it
+against its retries, with the same sequence numbers. The refusal is sticky per (producer id,
+partition): once one batch of a producer's partition was refused, every later batch of it is
+refused until unfence, because a later batch reaching a broker ahead of the refused one's retry is
+a sequence gap, OUT_OF_ORDER_SEQUENCE_NUMBER, fatal for librdkafka's head-of-line request. The key
+includes the producer id (-1 for non-idempotent producers) because sequences are per producer:
+one producer's refusal must not block another producer's open transaction (see below). A request
+is forwarded whole or refused whole, so the executor never splits a Produce request.
+
+Transactions (section 4.6). New transactions are refused; transactions already open on the source
+may finish. Refusing those too would leave them open until transaction.timeout.ms (60 s by
+default), and the switch waits for "no open transaction" before it measures the mirror. So:
+
+  api                      open transaction     no open transaction
+  InitProducerId (22)      forward (it aborts   refuse 14 (a transactional id only; idempotent
+                           the open one)        producers' InitProducerId opens nothing: forward)
+  AddPartitionsToTxn (24)  forward              refuse 14, every partition
+  AddOffsetsToTxn (25)     forward              refuse 14
+  EndTxn (26)              forward              forward: commit or abort is how a transaction ends
+  TxnOffsetCommit (28)     forward              forward: only valid after AddOffsetsToTxn, already
+                                                gated; librdkafka treats most errors on it as fatal
+  Produce, transactional   forward (TV2 adds    refuse 6 (TV2: the first produce is what starts a
+                           partitions itself)   transaction on a partition)
+
+Why COORDINATOR_LOAD_IN_PROGRESS (14): every client retries it with its normal backoff on all
+three calls (Java reenqueue; librdkafka 500 ms on AddPartitionsToTxn and its PID timer, bounded by
+the API timeout on AddOffsetsToTxn; kafka-python and aiokafka retry). CONCURRENT_TRANSACTIONS (51)
+is as retriable but makes Java, librdkafka, kafka-python and aiokafka retry AddPartitionsToTxn
+after 20 ms: a request storm for a fence that lasts seconds. NOT_COORDINATOR (16) would send every
+client through FindCoordinator on each retry, to be told the same coordinator.
+
+"Open" is what the proxy saw: a transaction opens with a successful AddPartitionsToTxn,
+AddOffsetsToTxn or transactional Produce response, and closes with an EndTxn or InitProducerId
+success for its transactional id. The executor reports those responses whether or not fenced,
+so the state is right at the moment the fence goes up. The source's own ListTransactions stays the
+authority for the switch's gate; this tracker only decides what to let through.
+
+acks=0 Produce has no response to carry a refusal: the executor must not forward it while fenced
+and can only drop it (counted). Such producers accept loss by their configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from proxy.switch.machine.progress import TopicPartition
+
+NOT_LEADER_OR_FOLLOWER = 6
+COORDINATOR_LOAD_IN_PROGRESS = 14
+
+PRODUCE = 0
+INIT_PRODUCER_ID = 22
+ADD_PARTITIONS_TO_TXN = 24
+ADD_OFFSETS_TO_TXN = 25
+END_TXN = 26
+TXN_OFFSET_COMMIT = 28
+
+GATED_WHEN_NOT_OPEN = frozenset({INIT_PRODUCER_ID, ADD_PARTITIONS_TO_TXN, ADD_OFFSETS_TO_TXN})
+"""Transaction APIs refused for a transactional id without an open transaction while fenced."""
+
+
+class TransactionFence:
+    """Open transactions as seen in responses, and the refusal decision for transaction APIs."""
+
+    __slots__ = ("_fenced", "_open", "refusals")
+
+    def __init__(self) -> None:
+        self._fenced = False
+        self._open: set[str] = set()
+        self.refusals = 0
+
+    @property
+    def fenced(self) -> bool:
+        return self._fenced
+
+    def fence(self) -> None:
+        self._fenced = True
+
+    def unfence(self) -> None:
+        self._fenced = False
+
+    def started(self, transactional_id: str) -> None:
+        """A successful AddPartitionsToTxn, AddOffsetsToTxn or transactional Produce response."""
+        self._open.add(transactional_id)
+
+    def ended(self, transactional_id: str) -> None:
+        """A successful EndTxn (commit or abort) or InitProducerId response for the id."""
+        self._open.discard(transactional_id)
+
+    def is_open(self, transactional_id: str | None) -> bool:
+        return transactional_id is not None and transactional_id in self._open
+
+    def refusal(self, api_key: int, transactional_id: str | None) -> int | None:
+        """The error code to answer a request with, or None to forward it. Produce is not decided
+        here (see `ProduceFence`); EndTxn and TxnOffsetCommit are always forwarded."""
+        if not self._fenced or api_key not in GATED_WHEN_NOT_OPEN:
+            return None
+        if transactional_id is None or self.is_open(transactional_id):
+            return None
+        self.refusals += 1
+        return COORDINATOR_LOAD_IN_PROGRESS
+
+
+@dataclass(frozen=True, slots=True)
+class ProduceVerdict:
+    """Forward the whole request, or answer `error_code` for every partition in `refused`."""
+
+    forward: bool
+    refused: tuple[TopicPartition, ...] = ()
+    error_code: int = 0
+
+
+FORWARD = ProduceVerdict(True)
+
+
+class ProduceFence:
+    """The produce fence; consults `transactions` to let open transactions finish."""
+
+    __slots__ = ("_fenced", "_refused", "_transactions", "refusals")
+
+    def __init__(self, transactions: TransactionFence | None = None) -> None:
+        self._fenced = False
+        self._refused: set[tuple[int, TopicPartition]] = set()
+        self._transactions = transactions or TransactionFence()
+        self.refusals = 0
+
+    @property
+    def fenced(self) -> bool:
+        return self._fenced
+
+    def fence(self) -> None:
+        """Raise the fence; refusals start afresh."""
+        self._fenced = True
+        self._refused.clear()
+
+    def unfence(self) -> None:
+        """Lower the fence. The executor closes refused producers' connections first (see machine)."""
+        self._fenced = False
+        self._refused.clear()
+
+    def was_refused(self, producer_id: int, tp: TopicPartition) -> bool:
+        return (producer_id, tp) in self._refused
+
+    def decide(self, partitions: Iterable[TopicPartition], *, producer_id: int = -1,
+               transactional_id: str | None = None) -> ProduceVerdict:
+        """Decide one Produce request (all its batches share one producer id and transactional id)."""
+        if not self._fenced:
+            return FORWARD
+        keys = [(producer_id, tp) for tp in partitions]
+        open_txn = self._transactions.is_open(transactional_id)
+        if open_txn and not any(key in self._refused for key in keys):
+            return FORWARD
+        self._refused.update(keys)
+        self.refusals += len(keys)
+        return ProduceVerdict(False, tuple(tp for _, tp in keys), NOT_LEADER_OR_FOLLOWER)

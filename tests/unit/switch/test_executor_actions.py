@@ -1,0 +1,44 @@
+"""The switch executor carries out every action the machine asked for, even when one of them fails."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from harness.proxy_thread import proxy_config
+from proxy.dataplane.context import ProxyContext
+from proxy.metrics import Metrics
+from proxy.switch.executor import SwitchExecutor
+from proxy.switch.machine.phases import Phase
+
+
+def executor() -> SwitchExecutor:
+    config = proxy_config({"A": "127.0.0.1:1", "B": "127.0.0.1:2"}, "A",
+                          mirrors=[{"source": "A", "target": "B"}])
+    return SwitchExecutor(ProxyContext(config, Metrics(clusters=["A", "B"])))
+
+
+def test_a_failing_action_does_not_skip_the_ones_after_it_and_aborts_the_switch(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    async def scenario() -> tuple[bool, Phase, str | None]:
+        switch = executor()
+
+        def broken(action: object) -> None:
+            raise RuntimeError("audit log disk full")
+
+        monkeypatch.setattr(switch, "_do_RecordPhase", broken)
+        switch_id = switch.start_switch("B", "planned", False, 30.0)
+        fenced_produce = switch.produce_fence.fenced  # an action listed after the broken one
+        for _ in range(50):
+            await asyncio.sleep(0.01)
+            if switch.machine.phase in (Phase.ABORTED, Phase.ABORTING):
+                break
+        record = switch.record(switch_id) or {}
+        await switch.close()
+        return fenced_produce, switch.machine.phase, record.get("reason")
+
+    fenced, phase, reason = asyncio.run(scenario())
+    assert fenced
+    assert phase in (Phase.ABORTING, Phase.ABORTED)
+    assert reason is not None and "audit log disk full" in reason
