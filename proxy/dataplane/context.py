@@ -51,6 +51,8 @@ class RequestInterceptor(Protocol):
 
     def rewrite_request(self, header: RequestHeader, frame: memoryview) -> bytes | None: ...
 
+    def forget(self, client: ClientConnection) -> None: ...
+
 
 class ProxyContext:
     """State shared by every connection of one proxy process."""
@@ -110,6 +112,8 @@ class ProxyContext:
     def unregister(self, client: ClientConnection) -> None:
         self.clients.discard(client)
         self.metrics.client_connections.set(len(self.clients))
+        for interceptor in self.interceptors:  # nothing per connection outlives it
+            interceptor.forget(client)
 
     def disconnect_all(self, reason: str) -> int:
         clients = list(self.clients)

@@ -95,7 +95,7 @@ class SwitchExecutor:
         return {"phase": str(self.machine.phase), "switch_epoch": self.machine.epoch,
                 "replication_lag_records": {f"{s}->{t}": lag for (s, t), lag in self.last_lag.items()},
                 "fenced": self.produce_fence.fenced, "fetch_hold": self.interceptor.holding,
-                "held_clients": sorted(self.interceptor.held_clients)}
+                "held_clients": self.interceptor.held_clients}
 
     async def observe_progress(self, every_s: float = PROGRESS_EVERY_S) -> None:
         """While no switch runs, keep the latest mirror progress: an emergency switch reports its tail
@@ -321,7 +321,7 @@ class SwitchExecutor:
         progress = self._progress.get((source, target), {})
         prover = self._provers.setdefault((source, target), PositionProver(
             self.context.config.switch.match_window_records))
-        served = set(self.interceptor.group_clients.values())  # only these can rejoin through this proxy
+        served = self.interceptor.memberships.groups()  # only these can rejoin through this proxy
         out = []
         for group, active in (await src.group_states()).items():
             committed = {tp: o for tp, o in (await src.committed(group)).items() if tp in replicated}

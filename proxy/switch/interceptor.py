@@ -14,6 +14,7 @@ at the source's positions, which mean other records on the target.
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ from protocol.messages import (
     consumer_group_heartbeat,
     end_txn,
     fetch,
+    heartbeat,
     init_producer_id,
     join_group,
     produce,
@@ -34,6 +36,7 @@ from protocol.messages import (
 from protocol.record_batch import iter_batches
 from proxy.log import switch as log
 from proxy.switch.machine.fencing import ProduceFence, TransactionFence
+from proxy.switch.memberships import ClientKey, Memberships
 
 if TYPE_CHECKING:
     from proxy.dataplane.context import ProxyContext
@@ -65,25 +68,39 @@ class SwitchInterceptor:
         self.transactions = transactions
         self.clear_producer_ids = False
         self.holding = False
-        self.held_clients: set[str] = set()
-        self.group_clients: dict[str, str] = {}  # client id -> group, as seen in group requests
+        self.memberships = Memberships()
         self.on_rejoined: Rejoined | None = None
         self.refused_clients: set[ClientConnection] = set()
         self.dropped_acks0 = 0
         self._watch: dict[tuple[int, int], tuple[int, str | None, str | None]] = {}
+        self._members_of_watch: dict[tuple[int, int], tuple[ClientKey, str]] = {}
+        self._pruned_at = time.monotonic()
 
     # -- switch-facing controls ------------------------------------------------------------------------
 
     def hold_fetches(self) -> None:
-        """Hold every client that was in a group before the flip until it rejoins."""
+        """Hold every consumer instance that was in a group before the flip until it rejoins."""
         self.holding = True
-        self.held_clients = set(self.group_clients)
-        self.context.metrics.held_fetches.set(len(self.held_clients))
+        self.memberships.hold(time.monotonic())
+        self.context.metrics.held_fetches.set(len(self.memberships.held_keys()))
 
     def release_fetches(self) -> None:
         self.holding = False
-        self.held_clients.clear()
+        self.memberships.release()
         self.context.metrics.held_fetches.set(0)
+
+    @property
+    def held_clients(self) -> list[str]:
+        return self.memberships.held_keys()
+
+    def forget(self, client: ClientConnection) -> None:
+        """A closed connection: drop what was watched for its requests (answers will never come)."""
+        owner = id(client)
+        for key in [k for k in self._watch if k[0] == owner]:
+            del self._watch[key]
+        for key in [k for k in self._members_of_watch if k[0] == owner]:
+            del self._members_of_watch[key]
+        self.refused_clients.discard(client)
 
     # -- request path ----------------------------------------------------------------------------------
 
@@ -95,7 +112,8 @@ class SwitchInterceptor:
         if key == 0:
             return self._produce(client, header, body)
         if key == 1:
-            return self._fetch(header, body) if self.holding and header.client_id in self.held_clients else None
+            held = self.holding and self.memberships.held(client_key(client, header))
+            return self._fetch(header, body) if held else None
         if key in GROUP_REQUESTS:
             self._note_group_member(client, header, body)
             return None
@@ -160,21 +178,28 @@ class SwitchInterceptor:
         return [_frame(header, schema.encode(_TXN_SPECS[key][1], version, answer))]
 
     def _note_group_member(self, client: ClientConnection, header: RequestHeader, body: memoryview) -> None:
-        if header.client_id is None:
+        found = _group_of(header, body)
+        if found is None:
             return
-        group = _group_of(header, body)
-        if group is not None:
-            self.group_clients[header.client_id] = group
-            if self.holding and header.api_key in (14, 68):
-                self._watch[(id(client), header.correlation_id)] = (header.api_key, group, header.client_id)
+        group, member_id = found
+        key, now = client_key(client, header), time.monotonic()
+        if not self.holding:  # after the flip, members are new ones on the target
+            self.memberships.seen(key, group, member_id, now)
+        if now - self._pruned_at > self.memberships.stale_after_s:
+            self.memberships.prune(now)
+            self._pruned_at = now
+        if self.holding and header.api_key in (14, 68):
+            self._watch[(id(client), header.correlation_id)] = (header.api_key, group, member_id)
+            self._members_of_watch[(id(client), header.correlation_id)] = (key, member_id)
 
     # -- response path ---------------------------------------------------------------------------------
 
     def observe_answer(self, client: ClientConnection, entry: Pending) -> None:
         watched = self._watch.pop((id(client), entry.correlation_id), None)
+        member = self._members_of_watch.pop((id(client), entry.correlation_id), None)
         if watched is None or entry.answer is None:
             return
-        key, name, client_id = watched
+        key, name, _ = watched
         try:
             response = _decode_response(key, entry.api_version, b"".join(entry.answer))
         except ProtocolError as exc:
@@ -182,8 +207,8 @@ class SwitchInterceptor:
             return
         if key in TXN_REQUESTS:
             self._track_transaction(key, name, response)
-        elif client_id is not None and name is not None:
-            self._track_rejoin(key, name, client_id, response)
+        elif member is not None and name is not None:
+            self._track_rejoin(key, name, member, response)
 
     def _track_transaction(self, key: int, transactional_id: str | None, response: Any) -> None:
         if transactional_id is None:
@@ -193,16 +218,19 @@ class SwitchInterceptor:
         elif key in (22, 26) and response.ErrorCode == 0:
             self.transactions.ended(transactional_id)
 
-    def _track_rejoin(self, key: int, group: str, client_id: str, response: Any) -> None:
+    def _track_rejoin(self, key: int, group: str, member: tuple[ClientKey, str], response: Any) -> None:
         joined = response.ErrorCode == 0 and (key == 14 or (response.MemberEpoch > 0
                                                             and response.get("Assignment") is not None))
-        if joined and client_id in self.held_clients:
-            self.held_clients.discard(client_id)
-            self.context.metrics.held_fetches.set(len(self.held_clients))
-            log.info("client %s rejoined group %s on %s; releasing its fetches", client_id, group,
-                     self.context.active)
-            if self.on_rejoined is not None:
-                self.on_rejoined(client_id, group)
+        client, member_id = member
+        if key == 68 and not member_id:
+            member_id = response.get("MemberId") or ""
+        if not joined or not self.memberships.rejoined(client, group, member_id):
+            return
+        self.context.metrics.held_fetches.set(len(self.memberships.held_keys()))
+        name = f"{client[0]} {client[1]} {member_id}"
+        log.info("consumer %s rejoined group %s on %s", name, group, self.context.active)
+        if self.on_rejoined is not None:
+            self.on_rejoined(name, group)
 
 
 def _frame(header: RequestHeader, body: bytes) -> bytes:
@@ -255,16 +283,22 @@ def produce_transactional_id(version: int, body: memoryview) -> str | None:
     return str(body[start:start + length], "utf-8", "replace")
 
 
-def _group_of(header: RequestHeader, body: memoryview) -> str | None:
-    spec = {11: join_group.REQUEST, 14: sync_group.REQUEST, 68: consumer_group_heartbeat.REQUEST}.get(
-        header.api_key)
+def client_key(client: ClientConnection, header: RequestHeader) -> ClientKey:
+    """(peer host, client.id): what a consumer's coordinator and fetch connections have in common."""
+    return (client.peer.rpartition(":")[0] or client.peer, header.client_id or "")
+
+
+def _group_of(header: RequestHeader, body: memoryview) -> tuple[str, str] | None:
+    """(group id, member id) of a JoinGroup, Heartbeat, SyncGroup or ConsumerGroupHeartbeat."""
+    spec = {11: join_group.REQUEST, 12: heartbeat.REQUEST, 14: sync_group.REQUEST,
+            68: consumer_group_heartbeat.REQUEST}.get(header.api_key)
     if spec is None:
         return None
     try:
-        group: str = schema.decode(spec, header.api_version, body).GroupId
+        request = schema.decode(spec, header.api_version, body)
     except ProtocolError:
         return None
-    return group
+    return str(request.GroupId), str(request.get("MemberId") or "")
 
 
 def _decode_response(key: int, version: int, framed: bytes) -> Any:
