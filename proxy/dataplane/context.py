@@ -41,6 +41,10 @@ class Route:
     mapper: NodeMapper
 
 
+WRITE_APIS = frozenset({0, 22, 24, 25, 26, 28})
+"""Produce and the transaction APIs: what a switch fences and what its DRAIN waits for."""
+
+
 class RequestInterceptor(Protocol):
     """Something that may answer a request instead of the upstream (the switch's fences)."""
 
@@ -71,6 +75,7 @@ class ProxyContext:
         self.active = config.active
         self.switch_epoch = 0
         self.clients: set[ClientConnection] = set()
+        self.writes_of_unknown_fate = 0
         self.interceptors: list[RequestInterceptor] = []
         self.client_tap: Callable[[bytes | memoryview], None] | None = None
         # sees every frame body as it arrives: (is_request, api key, version, body) (tests)
@@ -110,6 +115,9 @@ class ProxyContext:
         return True
 
     def unregister(self, client: ClientConnection) -> None:
+        # writes forwarded upstream whose answer will never reach the client: A may or may not
+        # have applied them, and the client will send them again
+        self.writes_of_unknown_fate += client.outstanding(WRITE_APIS)
         self.clients.discard(client)
         self.metrics.client_connections.set(len(self.clients))
         for interceptor in self.interceptors:  # nothing per connection outlives it

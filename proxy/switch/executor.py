@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from proxy.admin.audit import AuditLog
-from proxy.dataplane.context import ProxyContext
+from proxy.dataplane.context import WRITE_APIS, ProxyContext
 from proxy.log import switch as log
 from proxy.switch.interceptor import SwitchInterceptor
 from proxy.switch.machine import actions as act
@@ -32,7 +32,6 @@ from proxy.upstream.position_prover import PositionProver
 
 DRAIN_POLL_S = 0.02
 PROGRESS_EVERY_S = 5.0
-FENCED_APIS = frozenset({0, 22, 24, 25, 26, 28})
 
 
 class SwitchRefused(Exception):
@@ -62,6 +61,7 @@ class SwitchExecutor:
         self._progress: dict[tuple[str, str], dict[tuple[str, int], PartitionProgress]] = {}
         self._provers: dict[tuple[str, str], PositionProver] = {}
         self._rejected: str | None = None
+        self._unknown_fate_at_fence = 0
         self.last_lag: dict[tuple[str, str], int] = {}
         for outcome in ("succeeded", "aborted"):  # present from the start, so increase() sees the first one
             context.metrics.switch_outcome(outcome)
@@ -193,6 +193,7 @@ class SwitchExecutor:
         self.transactions.unfence()
 
     def _do_FenceProduce(self, action: act.FenceProduce) -> None:
+        self._unknown_fate_at_fence = self.context.writes_of_unknown_fate
         self.produce_fence.fence()
         self.context.metrics.fenced.set(1)
         asyncio.get_running_loop().call_soon(self._feed, ev.ProduceFenced(now=self.now()))
@@ -251,14 +252,15 @@ class SwitchExecutor:
         while True:
             outstanding = self._outstanding_writes()
             if outstanding == 0:
-                return ev.InFlightDrained(now=self.now(), drained_count=drained)
+                unknown = self.context.writes_of_unknown_fate - self._unknown_fate_at_fence
+                return ev.InFlightDrained(now=self.now(), drained_count=drained, unknown_fate=unknown)
             if self.now() >= deadline:
                 return ev.DrainTimedOut(now=self.now(), outstanding=outstanding)
             drained = max(drained, outstanding)
             await asyncio.sleep(DRAIN_POLL_S)
 
     def _outstanding_writes(self) -> int:
-        return sum(client.outstanding(FENCED_APIS) for client in self.context.clients)
+        return sum(client.outstanding(WRITE_APIS) for client in self.context.clients)
 
     def _do_CheckTransactions(self, action: act.CheckTransactions) -> None:
         async def check() -> ev.Event:

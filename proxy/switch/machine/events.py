@@ -59,9 +59,14 @@ class ProduceFenced(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InFlightDrained(Event):
-    """Reply to WaitForDrain: every request forwarded to the source before the fence was answered."""
+    """Reply to WaitForDrain: no request forwarded to the source is unanswered any more.
+
+    unknown_fate counts the writes among them whose connection closed before the source answered
+    (since the fence): the source may have applied them, and their clients will send them again.
+    """
 
     drained_count: int
+    unknown_fate: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -122,8 +122,15 @@ def fenced(state: SwitchState, e: ev.ProduceFenced) -> Transition:
 
 
 def drained(state: SwitchState, e: ev.InFlightDrained) -> Transition:
+    """Writes of unknown fate abort: resent after the flip, one the source did apply would be
+    written twice on the target; resent on the source after the abort, idempotence drops it."""
     run = state.current()
-    run = replace(run, record=run.record.with_evidence(drained_count=e.drained_count))
+    run = replace(run, record=run.record.with_evidence(drained_count=e.drained_count,
+                                                       drain_unknown_fate=e.unknown_fate))
+    if e.unknown_fate > 0:
+        return abort(replace(state, run=run), e.now,
+                     f"drain: {e.unknown_fate} write(s) forwarded to {run.source} lost their connection before "
+                     f"{run.source} answered; their clients resend them on {run.source} now, switch again")
     return start_catch_up(state, run, e.now)
 
 

@@ -41,6 +41,7 @@ class Evidence:
     fenced_at: int | None = None
     drained_count: int | None = None
     drain_outstanding: int | None = None
+    drain_unknown_fate: int = 0
     open_transactions: tuple[str, ...] = ()
     transaction_checks: int = 0
     mirror: tuple[PartitionProgress, ...] = ()
@@ -141,7 +142,8 @@ def _evidence(e: Evidence) -> dict[str, Any]:
     known_tails = [t.tail for t in e.emergency_tail if t.tail is not None]
     return {
         "fenced_at_ms": e.fenced_at,
-        "drain": {"drained": e.drained_count, "outstanding": e.drain_outstanding},
+        "drain": {"drained": e.drained_count, "outstanding": e.drain_outstanding,
+                  "unknown_fate": e.drain_unknown_fate},
         "transactions": {"open": list(e.open_transactions), "checks": e.transaction_checks},
         "mirror": {"partitions": [_partition(p) for p in e.mirror], "checks": e.mirror_checks},
         "group_offsets": {

@@ -36,6 +36,8 @@ FAILURES = [
     (2, ev.DrainTimedOut(now=2_010, outstanding=2),
      "drain: 2 request(s) forwarded to A before the fence were still unanswered at the deadline"),
     (2, ev.TimeoutElapsed(now=2_010, phase=Phase.DRAIN), "timeout in drain waiting for requests in flight to A"),
+    (2, ev.InFlightDrained(now=15, drained_count=3, unknown_fate=1),
+     "drain: 1 write(s) forwarded to A lost their connection before A answered"),
     (2, ev.CheckFailed(now=15, phase=Phase.DRAIN, reason="lost count"), "drain: lost count"),
     (2, ev.SourceUnreachable(now=15), "source A unreachable"),
     (3, ev.TransactionsChecked(now=LATE, open_transactions=("tx-9",)),
