@@ -2,8 +2,10 @@
 
 The client side splits requests into frames and peeks only their headers. Most frames go to the
 upstream broker untouched; ApiVersions and fenced requests are answered locally; the few that name
-a broker are decoded and rewritten. Responses come back through `ResponseOrder`, which releases
-answers strictly in request order, and through the rewrite table for address-bearing APIs.
+a broker are decoded and rewritten. Fetch requests lose their CurrentLeaderEpoch on the way (the
+proxy shows clients epoch -1, and librdkafka turns that into a 0 the broker would fence forever).
+Responses come back through `ResponseOrder`, which releases answers strictly in request order, and
+through the rewrite table for address-bearing APIs.
 
 Backpressure is mirrored: when one side's transport buffer passes its high-water mark the other
 side stops reading until it drains, so no buffer grows without bound. Bytes a client sends before
@@ -24,6 +26,7 @@ from protocol.framing import FrameSplitter
 from protocol.headers import peek_request_header, read_uvarint, response_header_length
 from protocol.messages import MESSAGES
 from protocol.patch import PATCHERS, patched_versions
+from protocol.patch.fetch_request import clear_leader_epochs
 from proxy.correlation import ResponseOrder
 from proxy.log import connection as log
 from proxy.rewrite import REQUEST_REWRITERS, RESPONSE_REWRITERS, response_needs_rewrite
@@ -143,6 +146,10 @@ class ClientConnection(asyncio.Protocol):
             if local:  # an empty answer swallows the request (a fenced acks=0 Produce)
                 self._order.answer_locally(header.correlation_id, key, version, now, local)
                 self._flush()
+            return
+        if key == 1:
+            self._order.expect_upstream(header.correlation_id, key, version, now)
+            self._send_upstream(fetch_without_epochs(frame, header.header_length, version))
             return
         out: bytes | memoryview = frame
         if key in REQUEST_REWRITERS and key in MESSAGES and self.route is not None:
@@ -308,6 +315,15 @@ class UpstreamConnection(asyncio.Protocol):
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+
+def fetch_without_epochs(frame: memoryview, header_length: int, version: int) -> list[bytes | memoryview]:
+    """A Fetch frame with no CurrentLeaderEpoch the broker could fence (see protocol.patch.fetch_request)."""
+    body = frame[header_length:]
+    pieces = clear_leader_epochs(body, version)
+    if len(pieces) == 1 and pieces[0] is body:
+        return [_SIZE.pack(len(frame)), frame]
+    return [_SIZE.pack(len(frame)), frame[:header_length], *pieces]
 
 
 def _produce_acks(frame: memoryview, header_length: int, version: int) -> int:
