@@ -151,6 +151,8 @@ class ProxyContext:
             return None
         real = filled.get(virtual_node)
         if real is None or real not in view.brokers:
+            if real is not None:
+                self.monitors[cluster].poke()  # dead, or back and not seen yet
             present = sorted(s for s, r in filled.items() if r in view.brokers)
             if not present:
                 return None

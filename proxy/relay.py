@@ -79,6 +79,18 @@ class ClientConnection(asyncio.Protocol):
         self.context.spawn(self._connect_upstream(self.route), f"upstream-connect-{self.peer}")
 
     async def _connect_upstream(self, route: Route) -> None:
+        """A bootstrap connection tries each broker in turn, as a client tries its bootstrap list."""
+        attempts = len(self.context.view(route.cluster).brokers) if self.virtual_node is None else 1
+        for _ in range(max(attempts, 1)):
+            if await self._try_connect(route):
+                return
+            next_route = self.context.route(self.virtual_node)
+            if self._closed or next_route is None:
+                break
+            self.route = route = next_route
+        self.close(f"upstream {route.cluster} unreachable")
+
+    async def _try_connect(self, route: Route) -> bool:
         loop = asyncio.get_running_loop()
         timeout = self.context.config.limits.connect_timeout_s
         try:
@@ -87,9 +99,11 @@ class ClientConnection(asyncio.Protocol):
             )
         except (OSError, TimeoutError) as exc:
             self.context.metrics.upstream_error(route.cluster, "connect")
+            self.context.monitors[route.cluster].poke()
             log.warning("client %s: upstream %s %s:%d unreachable: %s", self.peer, route.cluster, route.host,
                         route.port, exc)
-            self.close(f"upstream {route.cluster} unreachable")
+            return False
+        return True
 
     def upstream_ready(self, upstream: UpstreamConnection) -> None:
         if self._closed:
