@@ -28,13 +28,19 @@ def _host(context: ProxyContext, virtual_node: int) -> str:
     return route.host
 
 
-def test_a_dead_brokers_slot_goes_to_a_live_broker_and_asks_for_a_fresh_view() -> None:
+def test_a_dead_brokers_slot_still_goes_to_that_broker_and_asks_for_a_fresh_view() -> None:
     context = _context()
     monitor = context.monitors["A"]
     _publish(context, {1: BROKERS[1], 3: BROKERS[3]})
     monitor._poked.clear()
-    assert _host(context, 1) in {"10.0.0.1", "10.0.0.3"}
+    assert _host(context, 1) == "10.0.0.2"  # refused like a dead broker, never another broker's answers
     assert monitor._poked.is_set()
+
+
+def test_a_slot_the_cluster_never_filled_goes_to_slot_n_mod_count() -> None:
+    context = _context()
+    context.virtual.slots_of("A")  # three brokers: slots 0-2 filled, slot 3 never
+    assert _host(context, 3) == "10.0.0.1"
 
 
 def test_a_broker_that_comes_back_gets_its_old_slot_again() -> None:
