@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -52,6 +53,7 @@ class PathResult:
     unconsumed: int
     replayed: int
     acked: int
+    unacked: int
     producer_pause_s: float
     consumer_pause_s: float
 
@@ -73,8 +75,8 @@ class Comparison:
 
     def summary(self) -> str:
         return "\n".join(
-            f"{r.library:>12} {r.path:>6}: acked {r.acked}, lost {r.lost}, dup {r.duplicates}, unconsumed "
-            f"{r.unconsumed}, replayed {r.replayed}, longest pause: producer {r.producer_pause_s:.2f} s, "
+            f"{r.library:>12} {r.path:>6}: acked {r.acked}, unacked {r.unacked}, lost {r.lost}, dup {r.duplicates}, "
+            f"unconsumed {r.unconsumed}, replayed {r.replayed}, longest pause: producer {r.producer_pause_s:.2f} s, "
             f"consumer {r.consumer_pause_s:.2f} s"
             for r in sorted(self.results, key=lambda r: (r.library, r.path)))
 
@@ -133,12 +135,13 @@ def _wait_consuming(load: PathLoad, timeout_s: float) -> None:
 
 
 def _finish(cluster: KafkaCluster, comparison: Comparison, drain_s: float = 60.0) -> None:
-    for load in comparison.loads:
-        load.producer.stop()
+    """Stop every producer at once (a stuck one's flush must not keep the others producing), then drain."""
+    with ThreadPoolExecutor(len(comparison.loads)) as pool:
+        list(pool.map(lambda load: load.producer.stop(), comparison.loads))
     for load in comparison.loads:
         load.consumer.wait_consumed(load.producer.acked_values, drain_s)
-    for load in comparison.loads:
-        load.consumer.stop()
+    with ThreadPoolExecutor(len(comparison.loads)) as pool:
+        list(pool.map(lambda load: load.consumer.stop(), comparison.loads))
     for load in comparison.loads:
         load.verdict = verify(cluster.bootstrap, load.topic, [load.producer], [load.consumer])
         comparison.results.append(_result(load, comparison.window))
@@ -151,5 +154,5 @@ def _result(load: PathLoad, window: tuple[float, float]) -> PathResult:
     acks = [ack.at for ack in load.producer.acks]
     deliveries = [record.at for record in load.consumer.records]
     return PathResult(load.library, load.path, producer.lost, producer.duplicates, consumer.unconsumed,
-                      consumer.replayed, producer.acked, round(longest_pause(acks, start, end), 2),
-                      round(longest_pause(deliveries, start, end), 2))
+                      consumer.replayed, producer.acked, producer.sent - producer.acked,
+                      round(longest_pause(acks, start, end), 2), round(longest_pause(deliveries, start, end), 2))

@@ -3,8 +3,8 @@
 Issue 15: with one broker SIGKILLed, a consumer behind the proxy silently stopped receiving the
 partitions whose leader moved. Each test runs every client library on both paths at once (same
 cluster, same failure, a topic per library and path; see `harness.workload_compare`) and requires
-of every path: no acknowledged record lost or duplicated, every one consumed, and through the
-proxy no pause more than 1 s longer than direct.
+of every path: every record sent acknowledged, none lost or duplicated, every one consumed, and
+through the proxy no pause more than 1 s longer than direct.
 
 The module owns its 3-node cluster (a kill must not break other tests' clusters), with a short
 broker session timeout so a dead broker is fenced, and its leaders move, in about 3 s instead of 9.
@@ -13,6 +13,7 @@ Every test leaves all three nodes running.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 
@@ -24,6 +25,8 @@ from harness.cluster import Cluster, start_cluster
 from harness.proxy_thread import ProxyThread, proxy_config
 from harness.workload import LIBRARIES
 from harness.workload_compare import Comparison, compared_load
+from protocol.messages import metadata
+from proxy.kafka_client import KafkaClientError, KafkaConnection
 
 pytestmark = pytest.mark.integration
 
@@ -78,7 +81,7 @@ def run_compared(cluster: Cluster, proxy: ProxyThread, disturb: Callable[[], Non
 def assert_proxy_as_good_as_direct(comparison: Comparison) -> None:
     summary = comparison.summary()
     for result in comparison.results:
-        assert (result.lost, result.duplicates, result.unconsumed) == (0, 0, 0), summary
+        assert (result.lost, result.duplicates, result.unconsumed, result.unacked) == (0, 0, 0, 0), summary
     for library in LIBRARIES:
         direct, proxied = comparison.result(library, "direct"), comparison.result(library, "proxy")
         assert proxied.pause_s <= direct.pause_s + PAUSE_SLACK_S, summary
@@ -125,3 +128,43 @@ def test_a_broker_killed_and_restarted_keeps_its_virtual_slot(failing_cluster: C
 def test_a_rolling_restart_under_load(failing_cluster: Cluster, proxy: ProxyThread) -> None:
     assert_proxy_as_good_as_direct(
         run_compared(failing_cluster, proxy, lambda: node_faults.rolling_restart(failing_cluster)))
+
+
+# -- a broker that accepts connections but answers nothing (SIGSTOP) ----------------------------------
+
+
+async def _metadata_answered_within(host: str, port: int, timeout_s: float) -> bool:
+    """One Metadata request on a new connection: answered in time (True) or timed out (False)."""
+    try:
+        conn = await KafkaConnection.open(host, port, client_id="kfp-stall-test", timeout_s=timeout_s)
+    except KafkaClientError:
+        return False
+    try:
+        await conn.request(metadata, 9, {"Topics": [], "AllowAutoTopicCreation": False}, timeout_s=timeout_s)
+        return True
+    except KafkaClientError:
+        return False
+    finally:
+        await conn.close()
+
+
+async def _stalled_and_live(proxy: ProxyThread, direct: dict[int, tuple[str, int]], stalled: int
+                            ) -> dict[str, bool]:
+    """Ask the stalled broker and every live one at once, direct and through the proxy's slots."""
+    host, base = proxy.config.listeners.advertised_host, proxy.config.listeners.broker_port_base
+    slot = {real: index for index, real in enumerate(sorted(direct))}  # slots in ascending real id
+    checks = {f"{path} {'stalled' if node == stalled else 'live'} {node}":
+              _metadata_answered_within(*(direct[node] if path == "direct" else (host, base + slot[node])), 3.0)
+              for node in direct for path in ("direct", "proxy")}
+    return dict(zip(checks, await asyncio.gather(*checks.values()), strict=True))
+
+
+@pytest.mark.usefixtures("all_nodes_back")
+def test_a_stalled_broker_stalls_only_its_own_connections(failing_cluster: Cluster, proxy: ProxyThread) -> None:
+    stalled = 3
+    node_faults.pause_node(failing_cluster, stalled)
+    try:
+        answered = asyncio.run(_stalled_and_live(proxy, failing_cluster.nodes, stalled))
+    finally:
+        node_faults.resume_node(failing_cluster, stalled)
+    assert answered == {name: "live" in name for name in answered}
