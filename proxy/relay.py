@@ -9,8 +9,8 @@ through the rewrite table for address-bearing APIs.
 
 Backpressure is mirrored: when one side's transport buffer passes its high-water mark the other
 side stops reading until it drains, so no buffer grows without bound. Bytes a client sends before
-its upstream connection is up are kept (uvloop ignores pause_reading inside connection_made), and
-reading pauses once they pass the high-water mark.
+its upstream connection is up are held, unanswered, even ApiVersions (uvloop ignores pause_reading
+inside connection_made), and reading pauses once they pass the high-water mark.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class ClientConnection(asyncio.Protocol):
         self._upstream: UpstreamConnection | None = None
         self._splitter = FrameSplitter(context.config.limits.max_frame_bytes)
         self._order = ResponseOrder()
-        self._early: list[bytes | memoryview] = []
+        self._early: list[memoryview] = []  # requests held until the upstream connection is up
         self._early_bytes = 0
         self._closed = False
         self.last_active = time.monotonic()
@@ -110,12 +110,18 @@ class ClientConnection(asyncio.Protocol):
             upstream.close()
             return
         self._upstream = upstream
-        if self._early:
-            upstream.write(self._early)
-            self._early = []
-            self._early_bytes = 0
-            if self.transport is not None:
-                self.transport.resume_reading()
+        held, self._early = self._early, []
+        self._early_bytes = 0
+        try:
+            for frame in held:
+                self._on_request(frame)
+        except ProtocolError as exc:
+            self.context.metrics.frame_error(type(exc).__name__)
+            log.warning("client %s: closing on a bad request frame: %s", self.peer, exc)
+            self.close(str(exc))
+            return
+        if held and self.transport is not None:
+            self.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
         self.last_active = time.monotonic()
@@ -123,7 +129,10 @@ class ClientConnection(asyncio.Protocol):
         try:
             self._splitter.feed(data)
             while (frame := self._splitter.next_frame()) is not None:
-                self._on_request(frame)
+                if self._upstream is None:
+                    self._hold(frame)
+                else:
+                    self._on_request(frame)
         except ProtocolError as exc:
             self.context.metrics.frame_error(type(exc).__name__)
             log.warning("client %s: closing on a bad request frame: %s", self.peer, exc)
@@ -183,15 +192,23 @@ class ClientConnection(asyncio.Protocol):
         self.context.metrics.rewrite(key).inc()
         return bytes(frame[:header_length]) + schema.encode(spec, version, body)
 
+    def _hold(self, frame: memoryview) -> None:
+        """A request that arrived before the upstream connection is up waits, even one answered locally.
+
+        Answering ApiVersions at once would tell the client the broker is there; if the upstream
+        connect is then refused, requests it sent meanwhile fail with a disconnect (the Java
+        producer retries them after a backoff) where a direct client would have seen a refused
+        connection and sent nothing. Views stay valid: the splitter never changes bytes under them.
+        """
+        self._early.append(frame)
+        self._early_bytes += len(frame)
+        if self._early_bytes > self.context.config.limits.write_high_water_bytes and self.transport is not None:
+            self.transport.pause_reading()
+
     def _send_upstream(self, parts: list[bytes | memoryview]) -> None:
         """Frames go out as views of the receive buffer, which the splitter never changes under them."""
         if self._upstream is not None:
             self._upstream.write(parts)
-            return
-        self._early.extend(parts)
-        self._early_bytes += sum(len(p) for p in parts)
-        if self._early_bytes > self.context.config.limits.write_high_water_bytes and self.transport is not None:
-            self.transport.pause_reading()
 
     @property
     def upstream_outstanding(self) -> int:
