@@ -97,7 +97,7 @@ def longest_pause(times: Sequence[float], start: float, end: float) -> float:
 
 @contextmanager
 def compared_load(cluster: KafkaCluster, bootstraps: dict[str, str], libraries: Sequence[str],
-                  rate: float = 40.0, warm_up_s: float = 60.0) -> Iterator[Comparison]:
+                  rate: float = 40.0, warm_up_s: float = 120.0) -> Iterator[Comparison]:
     """Load running on every path for every library; the block disturbs the cluster.
 
     On entry every consumer has received records (its group is joined); the window starts there.
