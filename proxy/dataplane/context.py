@@ -82,6 +82,8 @@ class ProxyContext:
         self.frame_tap: Callable[[bool, int, int, bytes], None] | None = None  # sees every byte sent to clients (tests)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._round_robin = itertools.count()
+        # real node id -> last address seen, per cluster: a dead broker's slot still routes there
+        self._last_known: dict[str, dict[int, tuple[str, int]]] = {name: {} for name in config.clusters}
         for monitor in self.monitors.values():
             monitor.subscribe(self._on_view)
         metrics.set_active(self.active)
@@ -162,13 +164,29 @@ class ProxyContext:
         if not filled:
             return None
         real = filled.get(virtual_node)
-        if real is None or real not in view.brokers:
-            present = sorted(s for s, r in filled.items() if r in view.brokers)
-            if not present:
-                return None
-            real = filled[present[virtual_node % len(present)]]
+        if real is not None:
+            return self._broker_route(cluster, real, mapper)
+        present = sorted(s for s, r in filled.items() if r in view.brokers)
+        if not present:
+            return None
+        real = filled[present[virtual_node % len(present)]]
         host, port = view.brokers[real]
         return Route(cluster, host, port, mapper)
+
+    def _broker_route(self, cluster: str, real: int, mapper: NodeMapper) -> Route | None:
+        """A slot's own broker, also while it is down: at its last known address.
+
+        Sending the slot elsewhere would make another broker answer under this one's node id, and
+        a client would then keep two connections, with requests in flight on both, to one broker
+        (an idempotent producer's sequences interleave; issue 15). Refused like a dead broker is
+        what a client copes with, and once the broker is back the same address reaches it at once.
+        """
+        address = self.view(cluster).brokers.get(real) or self._last_known[cluster].get(real)
+        if address is None:
+            return None
+        if real not in self.view(cluster).brokers:
+            self.monitors[cluster].poke()  # dead, or back and not seen yet
+        return Route(cluster, address[0], address[1], mapper)
 
     def _bootstrap_route(self, cluster: str, view: ClusterView, mapper: NodeMapper) -> Route:
         candidates = sorted(view.brokers.values()) or [
@@ -208,6 +226,7 @@ class ProxyContext:
     def _on_view(self, view: ClusterView) -> None:
         if view.reachable:
             self.virtual.slots_of(view.name).learn(list(view.brokers))
+            self._last_known[view.name].update(view.brokers)
         # Until every cluster has answered once, advertise what the known ones allow; a later
         # recompute narrows it, and only connections opened afterwards see the change.
         reachable = [m.view for m in self.monitors.values() if m.view.api_ranges]

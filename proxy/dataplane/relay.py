@@ -2,13 +2,15 @@
 
 The client side splits requests into frames and peeks only their headers. Most frames go to the
 upstream broker untouched; ApiVersions and fenced requests are answered locally; the few that name
-a broker are decoded and rewritten. Responses come back through `ResponseOrder`, which releases
-answers strictly in request order, and through the rewrite table for address-bearing APIs.
+a broker are decoded and rewritten. Fetch requests lose their CurrentLeaderEpoch on the way (the
+proxy shows clients epoch -1, and librdkafka turns that into a 0 the broker would fence forever).
+Responses come back through `ResponseOrder`, which releases answers strictly in request order, and
+through the rewrite table for address-bearing APIs.
 
 Backpressure is mirrored: when one side's transport buffer passes its high-water mark the other
 side stops reading until it drains, so no buffer grows without bound. Bytes a client sends before
-its upstream connection is up are kept (uvloop ignores pause_reading inside connection_made), and
-reading pauses once they pass the high-water mark.
+its upstream connection is up are held, unanswered, even ApiVersions (uvloop ignores pause_reading
+inside connection_made), and reading pauses once they pass the high-water mark.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from protocol.framing import FrameSplitter
 from protocol.headers import peek_request_header, read_uvarint, response_header_length
 from protocol.messages import MESSAGES
 from protocol.patch import PATCHERS, patched_versions
+from protocol.patch.fetch_request import clear_leader_epochs
 from proxy.dataplane.correlation import ResponseOrder
 from proxy.dataplane.rewrite import REQUEST_REWRITERS, RESPONSE_REWRITERS, response_needs_rewrite
 from proxy.log import connection as log
@@ -52,7 +55,7 @@ class ClientConnection(asyncio.Protocol):
         self._upstream: UpstreamConnection | None = None
         self._splitter = FrameSplitter(context.config.limits.max_frame_bytes)
         self._order = ResponseOrder()
-        self._early: list[bytes | memoryview] = []
+        self._early: list[memoryview] = []  # requests held until the upstream connection is up
         self._early_bytes = 0
         self._closed = False
         self.last_active = time.monotonic()
@@ -76,6 +79,18 @@ class ClientConnection(asyncio.Protocol):
         self.context.spawn(self._connect_upstream(self.route), f"upstream-connect-{self.peer}")
 
     async def _connect_upstream(self, route: Route) -> None:
+        """A bootstrap connection tries each broker in turn, as a client tries its bootstrap list."""
+        attempts = len(self.context.view(route.cluster).brokers) if self.virtual_node is None else 1
+        for _ in range(max(attempts, 1)):
+            if await self._try_connect(route):
+                return
+            next_route = self.context.route(self.virtual_node)
+            if self._closed or next_route is None:
+                break
+            self.route = route = next_route
+        self.close(f"upstream {route.cluster} unreachable")
+
+    async def _try_connect(self, route: Route) -> bool:
         loop = asyncio.get_running_loop()
         timeout = self.context.config.limits.connect_timeout_s
         try:
@@ -84,21 +99,29 @@ class ClientConnection(asyncio.Protocol):
             )
         except (OSError, TimeoutError) as exc:
             self.context.metrics.upstream_error(route.cluster, "connect")
+            self.context.monitors[route.cluster].poke()
             log.warning("client %s: upstream %s %s:%d unreachable: %s", self.peer, route.cluster, route.host,
                         route.port, exc)
-            self.close(f"upstream {route.cluster} unreachable")
+            return False
+        return True
 
     def upstream_ready(self, upstream: UpstreamConnection) -> None:
         if self._closed:
             upstream.close()
             return
         self._upstream = upstream
-        if self._early:
-            upstream.write(self._early)
-            self._early = []
-            self._early_bytes = 0
-            if self.transport is not None:
-                self.transport.resume_reading()
+        held, self._early = self._early, []
+        self._early_bytes = 0
+        try:
+            for frame in held:
+                self._on_request(frame)
+        except ProtocolError as exc:
+            self.context.metrics.frame_error(type(exc).__name__)
+            log.warning("client %s: closing on a bad request frame: %s", self.peer, exc)
+            self.close(str(exc))
+            return
+        if held and self.transport is not None:
+            self.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
         self.last_active = time.monotonic()
@@ -106,7 +129,10 @@ class ClientConnection(asyncio.Protocol):
         try:
             self._splitter.feed(data)
             while (frame := self._splitter.next_frame()) is not None:
-                self._on_request(frame)
+                if self._upstream is None:
+                    self._hold(frame)
+                else:
+                    self._on_request(frame)
         except ProtocolError as exc:
             self.context.metrics.frame_error(type(exc).__name__)
             log.warning("client %s: closing on a bad request frame: %s", self.peer, exc)
@@ -144,6 +170,10 @@ class ClientConnection(asyncio.Protocol):
                 self._order.answer_locally(header.correlation_id, key, version, now, local)
                 self._flush()
             return
+        if key == 1:
+            self._order.expect_upstream(header.correlation_id, key, version, now)
+            self._send_upstream(fetch_without_epochs(frame, header.header_length, version))
+            return
         out: bytes | memoryview = frame
         if key in REQUEST_REWRITERS and key in MESSAGES and self.route is not None:
             out = self._rewrite_request(frame, header.header_length, key, version)
@@ -162,15 +192,23 @@ class ClientConnection(asyncio.Protocol):
         self.context.metrics.rewrite(key).inc()
         return bytes(frame[:header_length]) + schema.encode(spec, version, body)
 
+    def _hold(self, frame: memoryview) -> None:
+        """A request that arrived before the upstream connection is up waits, even one answered locally.
+
+        Answering ApiVersions at once would tell the client the broker is there; if the upstream
+        connect is then refused, requests it sent meanwhile fail with a disconnect (the Java
+        producer retries them after a backoff) where a direct client would have seen a refused
+        connection and sent nothing. Views stay valid: the splitter never changes bytes under them.
+        """
+        self._early.append(frame)
+        self._early_bytes += len(frame)
+        if self._early_bytes > self.context.config.limits.write_high_water_bytes and self.transport is not None:
+            self.transport.pause_reading()
+
     def _send_upstream(self, parts: list[bytes | memoryview]) -> None:
         """Frames go out as views of the receive buffer, which the splitter never changes under them."""
         if self._upstream is not None:
             self._upstream.write(parts)
-            return
-        self._early.extend(parts)
-        self._early_bytes += sum(len(p) for p in parts)
-        if self._early_bytes > self.context.config.limits.write_high_water_bytes and self.transport is not None:
-            self.transport.pause_reading()
 
     @property
     def upstream_outstanding(self) -> int:
@@ -308,6 +346,15 @@ class UpstreamConnection(asyncio.Protocol):
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+
+def fetch_without_epochs(frame: memoryview, header_length: int, version: int) -> list[bytes | memoryview]:
+    """A Fetch frame with no CurrentLeaderEpoch the broker could fence (see protocol.patch.fetch_request)."""
+    body = frame[header_length:]
+    pieces = clear_leader_epochs(body, version)
+    if len(pieces) == 1 and pieces[0] is body:
+        return [_SIZE.pack(len(frame)), frame]
+    return [_SIZE.pack(len(frame)), frame[:header_length], *pieces]
 
 
 def _produce_acks(frame: memoryview, header_length: int, version: int) -> int:

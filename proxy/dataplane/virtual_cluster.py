@@ -9,7 +9,9 @@ and returns keeps its virtual id.
 
 A connection to a slot the active cluster does not fill (B smaller than A) goes to slot
 `n mod count`; anything that needed the real slot answers NOT_LEADER/NOT_COORDINATOR and the client
-refreshes metadata, which lists only the slots that exist.
+refreshes metadata, which lists only the slots that exist. A slot whose broker is down is not such
+a slot: it still routes to that broker (refused, as a direct client would be) and reaches it again
+the moment it is back (see `ProxyContext.route`).
 """
 
 from __future__ import annotations

@@ -42,10 +42,12 @@ Listener = Callable[[ClusterView], None]
 class UpstreamMonitor:
     """Polls one cluster; every new view goes to the listeners."""
 
-    def __init__(self, name: str, bootstrap: list[tuple[str, int]], interval_s: float = 5.0) -> None:
+    def __init__(self, name: str, bootstrap: list[tuple[str, int]], interval_s: float = 5.0,
+                 poke_gap_s: float = 0.25) -> None:
         self.name = name
         self.bootstrap = bootstrap
         self.interval_s = interval_s
+        self.poke_gap_s = poke_gap_s
         self.view = ClusterView(name, reachable=False)
         self._listeners: list[Listener] = []
         self._poked = asyncio.Event()
@@ -54,15 +56,20 @@ class UpstreamMonitor:
         self._listeners.append(listener)
 
     def poke(self) -> None:
-        """Poll again now (a client saw a disconnect, or a switch needs fresh data)."""
+        """Poll again soon: a broker refused a connection, or a slot's broker is missing from the view.
+
+        A dead broker stays in the view until the next poll, and a restarted one is missing until
+        then, so waiting out `interval_s` would route a slot wrongly for up to that long.
+        """
         self._poked.set()
 
     async def run(self) -> None:
         while True:
-            self._publish(await self.poll_once())
             self._poked.clear()
+            self._publish(await self.poll_once())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._poked.wait(), self.interval_s)
+                await asyncio.sleep(self.poke_gap_s)  # a burst of pokes (every client of a dead broker) is one poll
 
     async def poll_once(self) -> ClusterView:
         last_error = "no bootstrap servers"
