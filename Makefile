@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# tests run in a random order (pytest-randomly); rerun one order with `make test SEED=<printed seed>`
+SEED ?= $(shell $(PYTHON) -c 'import random; print(random.randrange(1 << 31))')
 
 .PHONY: install jars demo test lint typecheck unit integration bench clean
 
@@ -34,7 +36,8 @@ integration: jars
 	$(PY) -m pytest tests/integration -q $(PYTEST_ARGS)
 
 test: jars lint typecheck
-	$(PY) -m pytest tests -q -rs $(PYTEST_ARGS)
+	@echo "test order seed: $(SEED)"
+	$(PY) -m pytest tests -q -rs --randomly-seed=$(SEED) $(PYTEST_ARGS)
 
 bench: jars
 	$(PY) -m bench.codec_bench

@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from confluent_kafka.admin import AdminClient
-from proxy.kafka_client import KafkaClientError, KafkaConnection
 
 from harness import node_faults
 from harness.cluster import Cluster, start_cluster
@@ -27,6 +26,7 @@ from harness.proxy_thread import ProxyThread, proxy_config
 from harness.workload import LIBRARIES
 from harness.workload_compare import Comparison, compared_load
 from protocol.messages import metadata
+from proxy.upstream.kafka_client import KafkaClientError, KafkaConnection
 
 pytestmark = pytest.mark.integration
 
