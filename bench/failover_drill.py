@@ -149,7 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     plot(results, RESULTS / "failover_drill.png")
     print(json.dumps(summary))
     planned_clean = all(r["lost"] == 0 and r["duplicates"] == 0 for r in results if r["mode"] == "planned")
-    return 0 if planned_clean else 1
+    switched = all(r["outcome"] == "succeeded" for r in results)
+    if not switched:
+        print("failover drill: a switch did not succeed: " + ", ".join(
+            f"{r['library']} {r['mode']} {r['outcome']}" for r in results if r["outcome"] != "succeeded"),
+            file=sys.stderr)
+    return 0 if planned_clean and switched else 1
 
 
 if __name__ == "__main__":
