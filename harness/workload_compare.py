@@ -39,7 +39,10 @@ class PathLoad:
     topic: str
     producer: ProducerWorker
     consumer: ConsumerWorker
+    bootstrap: str = ""
+    run: str = ""
     verdict: Verdict | None = None
+    warm_up_restarts: int = 0
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,9 @@ class Comparison:
             f"{r.library:>12} {r.path:>6}: acked {r.acked}, unacked {r.unacked}, lost {r.lost}, dup {r.duplicates}, "
             f"unconsumed {r.unconsumed}, replayed {r.replayed}, longest pause: producer {r.producer_pause_s:.2f} s, "
             f"consumer {r.consumer_pause_s:.2f} s"
-            for r in sorted(self.results, key=lambda r: (r.library, r.path)))
+            for r in sorted(self.results, key=lambda r: (r.library, r.path))) + "".join(
+            f"\n{load.library:>12} {load.path:>6}: consumer replaced during warm-up"
+            for load in self.loads if load.warm_up_restarts)
 
 
 def create_topic(cluster: KafkaCluster, name: str) -> str:
@@ -121,17 +126,29 @@ def _start(cluster: KafkaCluster, library: str, path: str, bootstrap: str, run: 
     producer = workload.producer(library, bootstrap, topic, name=f"{library}-{path}-p", rate=rate, run_id=run)
     consumer = workload.consumer(library, bootstrap, topic, f"fault-{run}-{library}-{path}",
                                  name=f"{library}-{path}-c")
-    return PathLoad(library, path, topic, producer.start(), consumer.start())
+    return PathLoad(library, path, topic, producer.start(), consumer.start(), bootstrap, run)
 
 
 def _wait_consuming(load: PathLoad, timeout_s: float) -> None:
+    """Until the consumer has records. A consumer that got none in half the time is replaced once,
+    in a new group: before the disturbance starts, this is the harness's business, not the verdict's
+    (kafka-python sometimes never finds its coordinator after a broker restart, direct as well)."""
     def consuming() -> bool:
         return bool(load.consumer.records)
 
     def describe() -> str:
         return f"{load.library} {load.path}: nothing consumed; {load.consumer.errors[-3:]} {load.producer.errors[-3:]}"
 
-    workload.wait_until(consuming, timeout_s, describe)
+    try:
+        workload.wait_until(consuming, timeout_s / 2, describe)
+        return
+    except TimeoutError:
+        load.consumer.stop()
+    load.warm_up_restarts += 1
+    load.consumer = workload.consumer(load.library, load.bootstrap, load.topic,
+                                      f"fault-{load.run}-{load.library}-{load.path}-again",
+                                      name=f"{load.library}-{load.path}-c2").start()
+    workload.wait_until(consuming, timeout_s / 2, describe)
 
 
 def _finish(cluster: KafkaCluster, comparison: Comparison, drain_s: float = 60.0) -> None:
