@@ -324,8 +324,8 @@ class OwnPair:
     mirrors: Mirrors
 
 
-@pytest.fixture(scope="module")
-def own_pair(kafka_jars: Any) -> Iterator[OwnPair]:
+@contextmanager
+def new_pair() -> Iterator[OwnPair]:
     a, b = start_clusters([ClusterSpec("A", (1,)), ClusterSpec("B", (1,))])
     pair = OwnPair(a, b, Mirrors({"A": a, "B": b}))
     try:
@@ -333,18 +333,19 @@ def own_pair(kafka_jars: Any) -> Iterator[OwnPair]:
     finally:
         pair.mirrors.stop_all()
         stop_clusters([a, b])
+
+
+@pytest.fixture(scope="module")
+def own_pair(kafka_jars: Any) -> Iterator[OwnPair]:
+    with new_pair() as pair:
+        yield pair
 
 
 @pytest.fixture
 def doomed_pair(kafka_jars: Any) -> Iterator[OwnPair]:
     """A pair for one test that kills one of its clusters."""
-    a, b = start_clusters([ClusterSpec("A", (1,)), ClusterSpec("B", (1,))])
-    pair = OwnPair(a, b, Mirrors({"A": a, "B": b}))
-    try:
+    with new_pair() as pair:
         yield pair
-    finally:
-        pair.mirrors.stop_all()
-        stop_clusters([a, b])
 
 
 def at_wall(run: SwitchRun, ms: int) -> float:
