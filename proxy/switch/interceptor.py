@@ -32,13 +32,20 @@ from protocol.messages import (
     heartbeat,
     init_producer_id,
     join_group,
+    offset_commit,
     produce,
     sync_group,
 )
 from protocol.record_batch import iter_batches
 from proxy.log import switch as log
 from proxy.switch.machine.fencing import ProduceFence, TransactionFence
-from proxy.switch.member_epochs import brings_foreign_epoch, fence_unknown_group
+from proxy.switch.member_epochs import (
+    FIRST_MEMBER_EPOCH_COMMIT,
+    brings_foreign_epoch,
+    fence_unknown_group,
+    may_refuse_unknown_group,
+    unknown_member_for_unknown_group,
+)
 from proxy.switch.memberships import ClientKey, Memberships
 
 if TYPE_CHECKING:
@@ -200,6 +207,9 @@ class SwitchInterceptor:
     # -- response path ---------------------------------------------------------------------------------
 
     def observe_answer(self, client: ClientConnection, entry: Pending) -> None:
+        if entry.api_key == 8 and self.context.switch_epoch > 0 and entry.api_version >= FIRST_MEMBER_EPOCH_COMMIT:
+            self._commit_answer(entry)
+            return
         watched = self._watch.pop((id(client), entry.correlation_id), None)
         member = self._members_of_watch.pop((id(client), entry.correlation_id), None)
         if watched is None or entry.answer is None:
@@ -220,6 +230,22 @@ class SwitchInterceptor:
             self._track_transaction(key, name, response)
         elif member is not None and name is not None:
             self._track_rejoin(key, name, member, response)
+
+    def _commit_answer(self, entry: Pending) -> None:
+        """OffsetCommit after a switch: GROUP_ID_NOT_FOUND becomes UNKNOWN_MEMBER_ID (see member_epochs)."""
+        if entry.answer is None:
+            return
+        framed = b"".join(entry.answer)
+        if not may_refuse_unknown_group(framed):
+            return
+        try:
+            response = _decode_response(8, entry.api_version, framed)
+        except ProtocolError as exc:
+            log.warning("switch interceptor could not read an OffsetCommit response: %s", exc)
+            return
+        if unknown_member_for_unknown_group(response):
+            entry.answer = _reframed(8, entry.api_version, framed, response)
+            self.context.metrics.rewrite(8).inc()
 
     def _track_transaction(self, key: int, transactional_id: str | None, response: Any) -> None:
         if transactional_id is None:
@@ -313,7 +339,8 @@ def _group_of(header: RequestHeader, body: memoryview) -> tuple[str, str, int] |
 
 
 def _response_spec(key: int) -> schema.MessageSpec:
-    return {14: sync_group.RESPONSE, 68: consumer_group_heartbeat.RESPONSE}.get(key) or _TXN_SPECS[key][1]
+    specs = {8: offset_commit.RESPONSE, 14: sync_group.RESPONSE, 68: consumer_group_heartbeat.RESPONSE}
+    return specs.get(key) or _TXN_SPECS[key][1]
 
 
 def _decode_response(key: int, version: int, framed: bytes) -> Any:

@@ -18,6 +18,7 @@ import pytest
 from protocol import schema
 from protocol.headers import encode_request_header, peek_request_header
 from protocol.messages import consumer_group_heartbeat as cgh
+from protocol.messages import offset_commit
 from proxy.metrics import Metrics
 from proxy.switch.interceptor import SwitchInterceptor
 from proxy.switch.machine.fencing import ProduceFence, TransactionFence
@@ -25,6 +26,7 @@ from proxy.switch.member_epochs import FENCED_MEMBER_EPOCH, GROUP_ID_NOT_FOUND
 
 VERSIONS = (0, 1)
 UNKNOWN_MEMBER_ID = 25
+COMMIT_VERSIONS = (9, 10)
 TOPIC_ID = uuid.UUID("5d2b6b0e-58c3-4d53-9b8e-52b9a6dd3f39")
 
 
@@ -53,7 +55,7 @@ def answer(version: int, correlation_id: int, error: int, epoch: int = 0, assign
         cgh.RESPONSE, version, ErrorCode=error, ErrorMessage=message, MemberId="m-1" if not error else None,
         MemberEpoch=epoch, HeartbeatIntervalMs=5000, Assignment=assignment))
     payload = struct.pack(">i", correlation_id) + b"\x00" + body  # response header v1: tagged fields
-    return SimpleNamespace(correlation_id=correlation_id, api_version=version,
+    return SimpleNamespace(api_key=68, correlation_id=correlation_id, api_version=version,
                            answer=[struct.pack(">i", len(payload)), payload])
 
 
@@ -108,3 +110,38 @@ def test_nothing_is_left_watched_once_answered() -> None:
     switch, coordinator = interceptor(), Client()
     exchange(switch, coordinator, heartbeat(1, 4, epoch=12), answer(1, 4, GROUP_ID_NOT_FOUND))
     assert (switch._watch, switch._members_of_watch) == ({}, {})
+
+
+def commit_answer(version: int, errors: list[int]) -> Any:
+    topic: dict[str, Any] = {"TopicId": TOPIC_ID} if version >= 10 else {"Name": "orders"}
+    topic["Partitions"] = [{"PartitionIndex": i, "ErrorCode": e} for i, e in enumerate(errors)]
+    body = schema.encode(offset_commit.RESPONSE, version, schema.new(offset_commit.RESPONSE, version, Topics=[topic]))
+    payload = struct.pack(">i", 5) + (b"\x00" if version >= 8 else b"") + body
+    return SimpleNamespace(api_key=8, correlation_id=5, api_version=version,
+                           answer=[struct.pack(">i", len(payload)), memoryview(payload)])
+
+
+def commit_errors(entry: Any) -> list[int]:
+    framed = memoryview(b"".join(entry.answer))
+    answer = schema.decode(offset_commit.RESPONSE, entry.api_version, framed[9:])
+    return [p.ErrorCode for t in answer.Topics for p in t.Partitions]
+
+
+@pytest.mark.parametrize("version", COMMIT_VERSIONS)
+def test_a_commit_refused_for_a_group_the_target_never_had_is_refused_as_from_an_unknown_member(
+        version: int) -> None:
+    entry = commit_answer(version, [GROUP_ID_NOT_FOUND, 0, GROUP_ID_NOT_FOUND])
+    interceptor().observe_answer(Client(), entry)  # type: ignore[arg-type]
+    assert commit_errors(entry) == [UNKNOWN_MEMBER_ID, 0, UNKNOWN_MEMBER_ID]
+
+
+@pytest.mark.parametrize(("switch_epoch", "version", "errors"), [
+    (0, 9, [GROUP_ID_NOT_FOUND]),  # no switch yet: transparent
+    (1, 8, [0]),  # before v9 the coordinator answers ILLEGAL_GENERATION itself
+    (1, 9, [0, 22, UNKNOWN_MEMBER_ID]),  # ILLEGAL_GENERATION, or already the answer clients expect
+])
+def test_other_commit_answers_pass_unchanged(switch_epoch: int, version: int, errors: list[int]) -> None:
+    entry = commit_answer(version, errors)
+    before = b"".join(entry.answer)
+    interceptor(switch_epoch).observe_answer(Client(), entry)  # type: ignore[arg-type]
+    assert b"".join(entry.answer) == before
