@@ -18,9 +18,10 @@ Java (`AbstractHeartbeatRequestManager.onErrorResponse`) and librdkafka
 FENCED_MEMBER_EPOCH (giving up the assignment as lost), and both treat GROUP_ID_NOT_FOUND as fatal:
 the consumer dies. Yet the first two rows mean exactly what the last two do: this cluster never
 knew you. So after a switch the proxy answers GROUP_ID_NOT_FOUND to a member at epoch > 0 as
-FENCED_MEMBER_EPOCH; the rejoin at epoch 0 then creates the group on the target, or converts the
-empty classic one (`group.consumer.migration.policy`, bidirectional by default since 4.0), and the
-member resumes at the group's committed offsets there, which the switch translated.
+FENCED_MEMBER_EPOCH; the rejoin at epoch 0 then creates the group on the target, or replaces the
+empty classic one with a consumer group (`maybeDeleteEmptyClassicGroup`: whatever
+`group.consumer.migration.policy` says; the committed offsets stay), and the member resumes at the
+group's committed offsets there, which the switch translated.
 
 Leaving members (epoch -1, -2) and joining ones (epoch 0) are never rewritten: for them the
 coordinator's answer is the truth (librdkafka expects GROUP_ID_NOT_FOUND while it leaves).
