@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from harness.workload_verify import Verdict
 
 LIBRARIES = ("confluent", "kafka-python", "aiokafka", "java")
+GROUP_PROTOCOLS = ("classic", "consumer")
+KIP848_LIBRARIES = ("confluent", "java")  # kafka-python and aiokafka speak only the classic protocol
 DEFAULT_RATE = 200.0
 TICK_S = 0.005
 
@@ -149,13 +151,19 @@ class ConsumerWorker(Worker):
     """Consumes with a group, commits after every batch, remembers what it got and committed."""
 
     def __init__(self, bootstrap: str, topic: str, group: str, name: str | None = None,
-                 isolation_level: str = "read_uncommitted", session_timeout_ms: int = 45_000) -> None:
+                 isolation_level: str = "read_uncommitted", session_timeout_ms: int = 45_000,
+                 group_protocol: str = "classic") -> None:
         super().__init__(name or group)
+        if group_protocol not in GROUP_PROTOCOLS or (group_protocol != "classic"
+                                                     and self.library not in KIP848_LIBRARIES):
+            raise ValueError(f"{self.library} consumer cannot use group.protocol={group_protocol}")
         self.bootstrap = bootstrap
         self.topic = topic
         self.group = group
         self.isolation_level = isolation_level
         self.session_timeout_ms = session_timeout_ms
+        self.group_protocol = group_protocol
+        self.fatal: str | None = None  # an error the library gave up on (the consumer is dead)
         self.events: list[Consumed | Committed] = []
         self._last: dict[int, Consumed] = {}
 
@@ -226,18 +234,21 @@ def producer(library: str, bootstrap: str, topic: str, *, name: str | None = Non
 
 
 def consumer(library: str, bootstrap: str, topic: str, group: str, *, name: str | None = None,
-             isolation_level: str = "read_uncommitted", session_timeout_ms: int = 45_000) -> ConsumerWorker:
+             isolation_level: str = "read_uncommitted", session_timeout_ms: int = 45_000,
+             group_protocol: str = "classic") -> ConsumerWorker:
     """A group consumer worker for `library` (one of LIBRARIES); call `.start()`.
 
     A short `session_timeout_ms` (>= 6000, the broker's minimum) lets the member a switch leaves
-    behind on the source expire quickly, which a failback to that source needs."""
+    behind on the source expire quickly, which a failback to that source needs. With
+    `group_protocol="consumer"` (KIP-848; KIP848_LIBRARIES only) the broker owns session timeout,
+    heartbeat interval and assignor, so the client sets none of them."""
     from harness import workload_clients, workload_java
 
     kinds: dict[str, type[ConsumerWorker]] = {
         "confluent": workload_clients.ConfluentConsumer, "kafka-python": workload_clients.KafkaPythonConsumer,
         "aiokafka": workload_clients.AiokafkaConsumer, "java": workload_java.JavaConsumer,
     }
-    return kinds[library](bootstrap, topic, group, name, isolation_level, session_timeout_ms)
+    return kinds[library](bootstrap, topic, group, name, isolation_level, session_timeout_ms, group_protocol)
 
 
 # -- the switch, as a client of the proxy sees it ------------------------------------------------------

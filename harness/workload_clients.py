@@ -1,9 +1,10 @@
 """The Python client libraries as workload workers: confluent-kafka, kafka-python and aiokafka.
 
 Every producer is idempotent with acks=all and default retries, so a switch must be invisible to it
-except as latency; every consumer uses the classic group protocol, `auto.offset.reset=earliest`,
-no auto-commit and a synchronous commit after each batch, so a replay can only come from a commit
-that failed, never from commit timing. Errors are recorded, never raised: the verdict shows them.
+except as latency; every consumer uses `auto.offset.reset=earliest`, no auto-commit and a
+synchronous commit after each batch, so a replay can only come from a commit that failed, never
+from commit timing. Consumers use the classic group protocol; confluent-kafka can use KIP-848's.
+Errors are recorded, never raised: the verdict shows them.
 """
 
 from __future__ import annotations
@@ -162,12 +163,25 @@ class AiokafkaProducer(ProducerWorker):
 class ConfluentConsumer(ConsumerWorker):
     library = "confluent"
 
-    def run(self) -> None:
-        client = confluent_kafka.Consumer({
+    def config(self) -> dict[str, Any]:
+        """librdkafka refuses the classic protocol's session, heartbeat and assignor settings with
+        `group.protocol=consumer`: the broker owns them there."""
+        config: dict[str, Any] = {
             "bootstrap.servers": self.bootstrap, "group.id": self.group, "auto.offset.reset": "earliest",
             "enable.auto.commit": False, "isolation.level": self.isolation_level, "client.id": f"wl-{self.name}",
-            "session.timeout.ms": self.session_timeout_ms, "heartbeat.interval.ms": self.heartbeat_ms,
-            "error_cb": lambda err: self.error(f"client error {err.name()}: {err.str()}")})
+            "group.protocol": self.group_protocol, "error_cb": self._on_error}
+        if self.group_protocol == "classic":
+            config |= {"session.timeout.ms": self.session_timeout_ms, "heartbeat.interval.ms": self.heartbeat_ms}
+        return config
+
+    def _on_error(self, err: confluent_kafka.KafkaError) -> None:
+        """error_cb reports a fatal error as code _FATAL, with its fatal flag unset."""
+        if err.fatal() or err.code() == confluent_kafka.KafkaError._FATAL:
+            self.fatal = err.str()
+        self.error(f"client error {err.name()}: {err.str()}")
+
+    def run(self) -> None:
+        client = confluent_kafka.Consumer(self.config())
         client.subscribe([self.topic])
         try:
             while not self.stopping:

@@ -142,18 +142,24 @@ def _ack(event: dict[str, Any]) -> Ack:
 
 
 class JavaConsumer(ConsumerWorker):
-    """VerifiableConsumer, classic protocol, no auto-commit (a sync commit after every poll)."""
+    """VerifiableConsumer, no auto-commit (a sync commit after every poll), either group protocol.
+
+    With `--group-protocol consumer` (KIP-848) the broker owns the session timeout and heartbeat
+    interval; the Java client rejects both settings then, so they are passed for classic only."""
 
     library = "java"
 
     def __init__(self, bootstrap: str, topic: str, group: str, name: str | None = None,
-                 isolation_level: str = "read_uncommitted", session_timeout_ms: int = 45_000) -> None:
-        super().__init__(bootstrap, topic, group, name, isolation_level, session_timeout_ms)
-        self.tool = JavaTool(self.name, "VerifiableConsumer",
-                             ["--topic", topic, "--group-id", group, "--bootstrap-server", bootstrap, "--verbose",
-                              "--reset-policy", "earliest", "--session-timeout", str(session_timeout_ms)],
-                             {"isolation.level": isolation_level, "client.id": f"wl-{self.name}",
-                              "heartbeat.interval.ms": str(self.heartbeat_ms)})
+                 isolation_level: str = "read_uncommitted", session_timeout_ms: int = 45_000,
+                 group_protocol: str = "classic") -> None:
+        super().__init__(bootstrap, topic, group, name, isolation_level, session_timeout_ms, group_protocol)
+        args = ["--topic", topic, "--group-id", group, "--bootstrap-server", bootstrap, "--verbose",
+                "--reset-policy", "earliest", "--group-protocol", group_protocol]
+        properties = {"isolation.level": isolation_level, "client.id": f"wl-{self.name}"}
+        if group_protocol == "classic":
+            args += ["--session-timeout", str(session_timeout_ms)]
+            properties["heartbeat.interval.ms"] = str(self.heartbeat_ms)
+        self.tool = JavaTool(self.name, "VerifiableConsumer", args, properties)
 
     def start(self) -> Self:
         self.tool.start(self._on_event, self._on_exit)
@@ -165,7 +171,8 @@ class JavaConsumer(ConsumerWorker):
 
     def _on_exit(self, code: int) -> None:
         if not self.stopping or code not in (0, 143):
-            self.error(f"VerifiableConsumer exited {code}: {self.tool.stderr_tail()}")
+            self.fatal = f"VerifiableConsumer exited {code}: {self.tool.stderr_tail()}"
+            self.error(self.fatal)
 
     def _on_event(self, event: dict[str, Any]) -> None:
         name = event.get("name")

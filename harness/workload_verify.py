@@ -90,6 +90,7 @@ class ConsumerReport:
     offset_resets: int
     not_on_target: int
     errors: int
+    fatal: str | None = None
     resets: list[str] = field(default_factory=list)
 
 
@@ -175,7 +176,7 @@ def _judge_consumer(worker: ConsumerWorker, log: Log, expected: set[bytes]) -> C
             resets.append(reset)
         position[place[0]] = place[1]
     return ConsumerReport(worker.name, worker.library, len(worker.records), replayed, len(expected - seen),
-                          len(resets), not_on_target, len(worker.errors), resets[:10])
+                          len(resets), not_on_target, len(worker.errors), worker.fatal, resets[:10])
 
 
 def _jump(place: tuple[int, int], position: dict[int, int], committed: dict[int, int], event: Consumed) -> str:

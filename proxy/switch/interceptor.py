@@ -4,7 +4,9 @@
 every API it does not care about (one set lookup). It applies the fences decided by
 `proxy.switch.machine.fencing`, holds consumer fetches after a flip until the client has rejoined its group
 on the new cluster, clears stale producer ids from InitProducerId after a switch, and watches
-responses to know which transactions are open and which clients rejoined.
+responses to know which transactions are open and which clients rejoined. After a switch it also
+turns the target's GROUP_ID_NOT_FOUND to a KIP-848 member that brings an epoch from the source
+into the fence that makes it rejoin (`proxy.switch.member_epochs`).
 
 Held fetches are answered at once with NOT_LEADER_OR_FOLLOWER per partition (every client backs off,
 refreshes metadata and retries), never forwarded: a consumer that has not rejoined still fetches
@@ -30,12 +32,20 @@ from protocol.messages import (
     heartbeat,
     init_producer_id,
     join_group,
+    offset_commit,
     produce,
     sync_group,
 )
 from protocol.record_batch import iter_batches
 from proxy.log import switch as log
 from proxy.switch.machine.fencing import ProduceFence, TransactionFence
+from proxy.switch.member_epochs import (
+    FIRST_MEMBER_EPOCH_COMMIT,
+    brings_foreign_epoch,
+    fence_unknown_group,
+    may_refuse_unknown_group,
+    unknown_member_for_unknown_group,
+)
 from proxy.switch.memberships import ClientKey, Memberships
 
 if TYPE_CHECKING:
@@ -72,7 +82,7 @@ class SwitchInterceptor:
         self.on_rejoined: Rejoined | None = None
         self.refused_clients: set[ClientConnection] = set()
         self.dropped_acks0 = 0
-        self._watch: dict[tuple[int, int], tuple[int, str | None, str | None]] = {}
+        self._watch: dict[tuple[int, int], tuple[int, str | None, bool]] = {}  # key, group or txn id, fence?
         self._members_of_watch: dict[tuple[int, int], tuple[ClientKey, str]] = {}
         self._pruned_at = time.monotonic()
 
@@ -165,7 +175,7 @@ class SwitchInterceptor:
         transactional_id = request.get("TransactionalId", request.get("V3AndBelowTransactionalId"))
         code = self.transactions.refusal(key, transactional_id)
         if code is None:
-            self._watch[(id(client), header.correlation_id)] = (key, transactional_id, None)
+            self._watch[(id(client), header.correlation_id)] = (key, transactional_id, False)
             return None
         self.context.metrics.fenced_request(key).inc()
         if key in (22, 25):
@@ -181,34 +191,61 @@ class SwitchInterceptor:
         found = _group_of(header, body)
         if found is None:
             return
-        group, member_id = found
+        group, member_id, member_epoch = found
         key, now = client_key(client, header), time.monotonic()
         if not self.holding:  # after the flip, members are new ones on the target
             self.memberships.seen(key, group, member_id, now)
         if now - self._pruned_at > self.memberships.stale_after_s:
             self.memberships.prune(now)
             self._pruned_at = now
+        fence = header.api_key == 68 and self.context.switch_epoch > 0 and brings_foreign_epoch(member_epoch)
+        if fence or (self.holding and header.api_key in (14, 68)):
+            self._watch[(id(client), header.correlation_id)] = (header.api_key, group, fence)
         if self.holding and header.api_key in (14, 68):
-            self._watch[(id(client), header.correlation_id)] = (header.api_key, group, member_id)
             self._members_of_watch[(id(client), header.correlation_id)] = (key, member_id)
 
     # -- response path ---------------------------------------------------------------------------------
 
     def observe_answer(self, client: ClientConnection, entry: Pending) -> None:
+        if entry.api_key == 8 and self.context.switch_epoch > 0 and entry.api_version >= FIRST_MEMBER_EPOCH_COMMIT:
+            self._commit_answer(entry)
+            return
         watched = self._watch.pop((id(client), entry.correlation_id), None)
         member = self._members_of_watch.pop((id(client), entry.correlation_id), None)
         if watched is None or entry.answer is None:
             return
-        key, name, _ = watched
+        key, name, fence = watched
+        framed = b"".join(entry.answer)
         try:
-            response = _decode_response(key, entry.api_version, b"".join(entry.answer))
+            response = _decode_response(key, entry.api_version, framed)
         except ProtocolError as exc:
             log.warning("switch interceptor could not read a %d response: %s", key, exc)
             return
+        if fence and fence_unknown_group(response):
+            entry.answer = _reframed(key, entry.api_version, framed, response)
+            self.context.metrics.rewrite(key).inc()
+            log.info("group %s: GROUP_ID_NOT_FOUND to a member with an epoch from before the switch "
+                     "answered as FENCED_MEMBER_EPOCH (it rejoins at epoch 0)", name)
         if key in TXN_REQUESTS:
             self._track_transaction(key, name, response)
         elif member is not None and name is not None:
             self._track_rejoin(key, name, member, response)
+
+    def _commit_answer(self, entry: Pending) -> None:
+        """OffsetCommit after a switch: GROUP_ID_NOT_FOUND becomes UNKNOWN_MEMBER_ID (see member_epochs)."""
+        if entry.answer is None:
+            return
+        framed = b"".join(entry.answer)
+        if not may_refuse_unknown_group(framed):
+            return
+        try:
+            response = _decode_response(8, entry.api_version, framed)
+        except ProtocolError as exc:
+            log.warning("switch interceptor could not read an OffsetCommit response: %s", exc)
+            return
+        if unknown_member_for_unknown_group(response):
+            entry.answer = _reframed(8, entry.api_version, framed, response)
+            self.context.metrics.rewrite(8).inc()
 
     def _track_transaction(self, key: int, transactional_id: str | None, response: Any) -> None:
         if transactional_id is None:
@@ -288,8 +325,8 @@ def client_key(client: ClientConnection, header: RequestHeader) -> ClientKey:
     return (client.peer.rpartition(":")[0] or client.peer, header.client_id or "")
 
 
-def _group_of(header: RequestHeader, body: memoryview) -> tuple[str, str] | None:
-    """(group id, member id) of a JoinGroup, Heartbeat, SyncGroup or ConsumerGroupHeartbeat."""
+def _group_of(header: RequestHeader, body: memoryview) -> tuple[str, str, int] | None:
+    """(group id, member id, member epoch or -1) of a JoinGroup, Heartbeat, SyncGroup or ConsumerGroupHeartbeat."""
     spec = {11: join_group.REQUEST, 12: heartbeat.REQUEST, 14: sync_group.REQUEST,
             68: consumer_group_heartbeat.REQUEST}.get(header.api_key)
     if spec is None:
@@ -298,14 +335,25 @@ def _group_of(header: RequestHeader, body: memoryview) -> tuple[str, str] | None
         request = schema.decode(spec, header.api_version, body)
     except ProtocolError:
         return None
-    return str(request.GroupId), str(request.get("MemberId") or "")
+    return str(request.GroupId), str(request.get("MemberId") or ""), int(request.get("MemberEpoch", -1))
+
+
+def _response_spec(key: int) -> schema.MessageSpec:
+    specs = {8: offset_commit.RESPONSE, 14: sync_group.RESPONSE, 68: consumer_group_heartbeat.RESPONSE}
+    return specs.get(key) or _TXN_SPECS[key][1]
 
 
 def _decode_response(key: int, version: int, framed: bytes) -> Any:
     frame = memoryview(framed)[4:]
     offset = response_header_length(key, version, frame)
-    spec = {14: sync_group.RESPONSE, 68: consumer_group_heartbeat.RESPONSE}.get(key) or _TXN_SPECS[key][1]
-    return schema.decode(spec, version, frame[offset:])
+    return schema.decode(_response_spec(key), version, frame[offset:])
+
+
+def _reframed(key: int, version: int, framed: bytes, response: Any) -> list[bytes | memoryview]:
+    """`framed` (size, header, body) with the body replaced by `response`, encoded."""
+    header_end = 4 + response_header_length(key, version, memoryview(framed)[4:])
+    payload = framed[4:header_end] + schema.encode(_response_spec(key), version, response)
+    return [_INT32.pack(len(payload)), payload]
 
 
 def _all_partitions_ok(response: Any) -> bool:

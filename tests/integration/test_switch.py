@@ -38,6 +38,8 @@ from harness.proxy_thread import ProxyThread, running_proxy
 from harness.workload import ConsumerWorker, ProducerWorker, SwitchRun, wait_until
 from harness.workload_java import JavaTransactionalCopier
 from harness.workload_verify import Verdict, read_log, verify
+from protocol import schema
+from protocol.messages import consumer_group_heartbeat, offset_commit, offset_fetch
 
 pytestmark = pytest.mark.integration
 
@@ -88,12 +90,13 @@ class Drill:
 
 
 def switch_under_load(proxy: ProxyThread, target: Any, producer_kind: str, consumer_kind: str,
-                      isolation_level: str = "read_uncommitted") -> Drill:
+                      isolation_level: str = "read_uncommitted", group_protocol: str = "classic") -> Drill:
     """Producer and group consumer through `proxy`, a planned switch midway, the verdict from B's log."""
     topic = new_topic(proxy.bootstrap)
     producer = workload.producer(producer_kind, proxy.bootstrap, topic, rate=RATE)
     consumer = workload.consumer(consumer_kind, proxy.bootstrap, topic, f"g-{topic}",
-                                 isolation_level=isolation_level, session_timeout_ms=SESSION_MS)
+                                 isolation_level=isolation_level, session_timeout_ms=SESSION_MS,
+                                 group_protocol=group_protocol)
     consumer.start()
     producer.start()
     try:
@@ -135,6 +138,55 @@ def test_planned_switch_under_load_loses_nothing_duplicates_nothing_and_replays_
     assert consumed.offset_resets == 0, consumed.resets
     assert consumed.unconsumed == 0
     assert consumed.replayed == 0
+
+
+GROUP_ANSWERS = {8: offset_commit.RESPONSE, 9: offset_fetch.RESPONSE, 68: consumer_group_heartbeat.RESPONSE}
+
+
+def group_errors(key: int, version: int, body: bytes) -> set[int]:
+    """Every error code in a group coordinator's answer (OffsetCommit, OffsetFetch, ConsumerGroupHeartbeat)."""
+    answer = schema.decode(GROUP_ANSWERS[key], version, memoryview(body))
+    if key == 68:
+        return {answer.ErrorCode}
+    topics = [*(answer.get("Topics") or []), *(t for g in answer.get("Groups") or [] for t in g.Topics)]
+    return ({p.ErrorCode for t in topics for p in t.Partitions} | {answer.get("ErrorCode") or 0}
+            | {g.ErrorCode for g in answer.get("Groups") or []})
+
+
+@contextmanager
+def coordinator_errors(proxy: ProxyThread) -> Iterator[Counter[tuple[int, int]]]:
+    """(api key, error) of every OffsetCommit, OffsetFetch and ConsumerGroupHeartbeat answer as the
+    upstream sent it, before the proxy rewrites anything: what B actually says to a KIP-848 member."""
+    seen: Counter[tuple[int, int]] = Counter()
+
+    def tap(is_request: bool, key: int, version: int, body: bytes) -> None:
+        if not is_request and key in GROUP_ANSWERS:
+            seen.update((key, code) for code in group_errors(key, version, body) if code)
+
+    proxy.call(lambda: setattr(proxy.server.context, "frame_tap", tap))
+    try:
+        yield seen
+    finally:
+        proxy.call(lambda: setattr(proxy.server.context, "frame_tap", None))
+
+
+@pytest.mark.parametrize("library", workload.KIP848_LIBRARIES)
+def test_planned_switch_with_kip848_consumers_rejoins_on_b_without_a_fatal_error(
+        session_pair: tuple[Any, Any], library: str) -> None:
+    """`group.protocol=consumer`: B never knew the member (no group, or the classic offsets-only
+    group the translated commits created), so it answers the member's next heartbeat with
+    GROUP_ID_NOT_FOUND, fatal to Java and librdkafka; the proxy turns it into the fence that makes
+    the member rejoin at epoch 0, and the switch sees the rejoin instead of waiting out its window."""
+    a, b = session_pair
+    with proxy_for(a, b) as proxy, coordinator_errors(proxy) as errors:
+        drill = switch_under_load(proxy, b, library, library, group_protocol="consumer")
+    print("upstream group errors:", dict(errors))
+    produced, consumed = drill.verdict.producers[0], drill.verdict.consumers[0]
+    assert drill.switch.outcome == "succeeded", drill.switch.record["reason"]
+    assert consumed.fatal is None, drill.consumer.errors[-5:]
+    assert (produced.lost, produced.duplicates) == (0, 0), produced.lost_sample
+    assert (consumed.offset_resets, consumed.replayed, consumed.unconsumed) == (0, 0, 0), consumed.resets
+    assert drill.switch.phases_ms["switch"] < 10_000, (drill.switch.phases_ms, dict(errors))
 
 
 def test_confluent_transactional_producer_crosses_the_switch_without_a_fatal_error(

@@ -60,7 +60,7 @@ def sync_ok(correlation_id: int) -> Any:
     body = schema.encode(sync_group.RESPONSE, SYNC_VERSION, schema.new(
         sync_group.RESPONSE, SYNC_VERSION, ErrorCode=0, Assignment=b""))
     payload = struct.pack(">i", correlation_id) + body
-    return SimpleNamespace(correlation_id=correlation_id, api_version=SYNC_VERSION,
+    return SimpleNamespace(api_key=14, correlation_id=correlation_id, api_version=SYNC_VERSION,
                            answer=[struct.pack(">i", len(payload)) + payload])
 
 
