@@ -33,7 +33,8 @@ from protocol.records import CONTROL_COMMIT, Record, control_type, iter_records
 from proxy.upstream.kafka_client import KafkaClientError, KafkaConnection
 
 TopicPartition = tuple[str, int]
-LATEST = -1
+LATEST, EARLIEST = -1, -2
+OFFSET_OUT_OF_RANGE = 1
 READ_UNCOMMITTED, READ_COMMITTED = 0, 1
 OPEN_TRANSACTION_STATES = ["Ongoing", "PrepareCommit", "PrepareAbort", "PrepareEpochFence"]
 RETRY_LATER = frozenset({14, 15, 16, 51})
@@ -43,6 +44,10 @@ ABORT_TIMEOUT_MS = 60_000
 
 class AdminError(Exception):
     """A gate could not be read from a cluster (unreachable, or a broker error)."""
+
+
+class OffsetOutOfRange(AdminError):
+    """A read below the partition's log start offset: retention or DeleteRecords removed it."""
 
 
 class RetriableAdminError(AdminError):
@@ -176,6 +181,8 @@ class ClusterAdmin:
         response = await self._request(fetch, body, leader, highest=12)
         for topic in response.Responses:
             for p in topic.Partitions:
+                if p.ErrorCode == OFFSET_OUT_OF_RANGE:
+                    raise OffsetOutOfRange(f"Fetch {tp[0]}-{tp[1]} at {start}: below the log start")
                 if p.ErrorCode != 0:
                     raise AdminError(f"Fetch {tp[0]}-{tp[1]} error {p.ErrorCode}")
                 return bytes(p.Records or b"")
@@ -202,6 +209,19 @@ class ClusterAdmin:
                 return committed[-1].offset if committed else -1
             window *= 8
 
+    async def log_start_offset(self, tp: TopicPartition, leader: int) -> int:
+        """The first offset the partition still holds (retention and DeleteRecords move it)."""
+        body = {"ReplicaId": -1, "IsolationLevel": READ_UNCOMMITTED, "Topics": [
+            {"Name": tp[0], "Partitions": [{"PartitionIndex": tp[1], "CurrentLeaderEpoch": -1,
+                                            "Timestamp": EARLIEST}]}]}
+        response = await self._request(list_offsets, body, leader)
+        for topic in response.Topics:
+            for p in topic.Partitions:
+                if p.ErrorCode != 0:
+                    raise AdminError(f"ListOffsets {tp[0]}-{tp[1]} error {p.ErrorCode}")
+                return int(p.Offset)
+        raise AdminError(f"ListOffsets {tp[0]}-{tp[1]}: no answer for the partition")
+
     async def committed_records(self, tp: TopicPartition, leader: int, start: int, end: int) -> list[Record]:
         """The data records a read_committed reader sees in [start, end), in offset order.
 
@@ -212,14 +232,28 @@ class ClusterAdmin:
 
     async def read_records(self, tp: TopicPartition, leader: int, start: int, end: int
                            ) -> list[tuple[RecordBatchHeader, Record]]:
-        """Every record, control markers too, of the whole batches that cover [start, end)."""
+        """Every record, control markers too, of the whole batches that cover [start, end).
+
+        Records retention or DeleteRecords already removed are skipped: reading starts again at the
+        log start, and records of its first batch below it are left out, as a consumer leaves them.
+        """
         out: list[tuple[RecordBatchHeader, Record]] = []
         position = start
         while position < end:
-            blob = await self.read_partition(tp, leader, position)
+            try:
+                blob = await self.read_partition(tp, leader, position)
+            except OffsetOutOfRange:
+                log_start = await self.log_start_offset(tp, leader)
+                if log_start <= position:
+                    raise
+                out = [(h, r) for h, r in out if r.offset >= log_start]
+                position = log_start
+                continue
             before = position
+            floor = position
             for header, record in iter_records(blob):
-                out.append((header, record))
+                if record.offset >= floor or header.is_control:
+                    out.append((header, record))
                 position = max(position, header.base_offset + header.last_offset_delta + 1)
             if position == before:
                 break
