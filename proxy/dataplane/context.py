@@ -118,12 +118,18 @@ class ProxyContext:
 
     def unregister(self, client: ClientConnection) -> None:
         # writes forwarded upstream whose answer will never reach the client: A may or may not
-        # have applied them, and the client will send them again
+        # have applied them, and the client will send them again (a relayed connection reports
+        # them through request_of_unknown_fate as it closes, and has none left here)
         self.writes_of_unknown_fate += client.outstanding(WRITE_APIS)
         self.clients.discard(client)
         self.metrics.client_connections.set(len(self.clients))
         for interceptor in self.interceptors:  # nothing per connection outlives it
             interceptor.forget(client)
+
+    def request_of_unknown_fate(self, api_key: int) -> None:
+        """A connection closed before the broker answered this request: a write may or may not be applied."""
+        if api_key in WRITE_APIS:
+            self.writes_of_unknown_fate += 1
 
     def disconnect_all(self, reason: str) -> int:
         clients = list(self.clients)

@@ -1,50 +1,48 @@
-"""One client connection and its upstream connection: frames in, frames out, in order.
+"""The asyncio side of one client connection and its upstream connection: bytes in, commands out.
 
-The client side splits requests into frames and peeks only their headers. Most frames go to the
-upstream broker untouched; ApiVersions and fenced requests are answered locally; the few that name
-a broker are decoded and rewritten. Fetch requests lose their CurrentLeaderEpoch on the way (the
-proxy shows clients epoch -1, and librdkafka turns that into a 0 the broker would fence forever).
-Responses come back through `ResponseOrder`, which releases answers strictly in request order, and
-through the rewrite table for address-bearing APIs.
+Every decision about a frame is made by the sans-IO core, `connection.Connection`; the protocols
+here turn socket callbacks into its events and carry out the commands it returns, with no await.
 
 Backpressure is mirrored: when one side's transport buffer passes its high-water mark the other
 side stops reading until it drains, so no buffer grows without bound. Bytes a client sends before
-its upstream connection is up are held, unanswered, even ApiVersions (uvloop ignores pause_reading
-inside connection_made), and reading pauses once they pass the high-water mark.
+its upstream connection is up are held by the core (uvloop ignores pause_reading inside
+connection_made), which pauses reading once they pass the high-water mark.
 """
 
 from __future__ import annotations
 
 import asyncio
-import struct
 import time
 from typing import TYPE_CHECKING, cast
 
-from protocol import schema
-from protocol.errors import ProtocolError, RemoteProtocolError
-from protocol.framing import FrameSplitter
-from protocol.headers import peek_request_header, read_uvarint, response_header_length
-from protocol.messages import MESSAGES
-from protocol.patch import PATCHERS, patched_versions
-from protocol.patch.fetch_request import clear_leader_epochs
-from proxy.dataplane.correlation import ResponseOrder
-from proxy.dataplane.rewrite import REQUEST_REWRITERS, RESPONSE_REWRITERS, response_needs_rewrite
+from proxy.dataplane.connection import (
+    ClientClosed,
+    ClientDataReceived,
+    CloseConnection,
+    Command,
+    Connection,
+    Event,
+    FateUnknown,
+    Part,
+    PauseClientReading,
+    ResumeClientReading,
+    SendClient,
+    SendUpstream,
+    UpstreamClosed,
+    UpstreamConnected,
+    UpstreamDataReceived,
+)
 from proxy.log import connection as log
 
 if TYPE_CHECKING:
     from proxy.dataplane.context import ProxyContext, Route
 
-_SIZE = struct.Struct(">i")
-_INT32 = struct.Struct(">i")
-
 
 class ClientConnection(asyncio.Protocol):
     """The proxy's side of one client connection (bootstrap or a virtual node's port)."""
 
-    __slots__ = (
-        "_closed", "_early", "_early_bytes", "_order", "_splitter", "_upstream", "context", "last_active", "peer",
-        "route", "transport", "virtual_node",
-    )
+    __slots__ = ("_closed", "_core", "_upstream", "context", "last_active", "peer", "route", "transport",
+                 "virtual_node")
 
     def __init__(self, context: ProxyContext, virtual_node: int | None) -> None:
         self.context = context
@@ -53,10 +51,8 @@ class ClientConnection(asyncio.Protocol):
         self.route: Route | None = None
         self.peer = "?"
         self._upstream: UpstreamConnection | None = None
-        self._splitter = FrameSplitter(context.config.limits.max_frame_bytes)
-        self._order = ResponseOrder()
-        self._early: list[memoryview] = []  # requests held until the upstream connection is up
-        self._early_bytes = 0
+        limits = context.config.limits
+        self._core = Connection(context, self, limits.max_frame_bytes, limits.write_high_water_bytes)
         self._closed = False
         self.last_active = time.monotonic()
 
@@ -106,42 +102,19 @@ class ClientConnection(asyncio.Protocol):
         return True
 
     def upstream_ready(self, upstream: UpstreamConnection) -> None:
-        if self._closed:
+        if self._closed or self.route is None:
             upstream.close()
             return
         self._upstream = upstream
-        held, self._early = self._early, []
-        self._early_bytes = 0
-        try:
-            for frame in held:
-                self._on_request(frame)
-        except ProtocolError as exc:
-            self.context.metrics.frame_error(type(exc).__name__)
-            log.warning("client %s: closing on a bad request frame: %s", self.peer, exc)
-            self.close(str(exc))
-            return
-        if held and self.transport is not None:
-            self.transport.resume_reading()
+        self.handle(UpstreamConnected(self.route.mapper))
 
     def data_received(self, data: bytes) -> None:
         self.last_active = time.monotonic()
         self.context.metrics.bytes_client_in.inc(len(data))
-        try:
-            self._splitter.feed(data)
-            while (frame := self._splitter.next_frame()) is not None:
-                if self._upstream is None:
-                    self._hold(frame)
-                else:
-                    self._on_request(frame)
-        except ProtocolError as exc:
-            self.context.metrics.frame_error(type(exc).__name__)
-            log.warning("client %s: closing on a bad request frame: %s", self.peer, exc)
-            self.close(str(exc))
-        except Exception:
-            log.exception("client %s: crash while handling a request; closing this connection", self.peer)
-            self.close("internal error")
+        self.handle(ClientDataReceived(data))
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.handle(ClientClosed())
         self._closed = True
         self.context.unregister(self)
         if self._upstream is not None:
@@ -155,121 +128,62 @@ class ClientConnection(asyncio.Protocol):
         if self._upstream is not None:
             self._upstream.resume_reading()
 
-    # -- requests ------------------------------------------------------------------------------------
+    # -- carrying out the core's commands ------------------------------------------------------------
 
-    def _on_request(self, frame: memoryview) -> None:
-        header = peek_request_header(frame)
-        key, version = header.api_key, header.api_version
-        if self.context.frame_tap is not None:
-            self.context.frame_tap(True, key, version, bytes(frame[header.header_length:]))
-        self.context.metrics.request(key).inc()
-        now = time.perf_counter_ns()
-        local = self.context.answer_locally(self, header, frame)
-        if local is not None:
-            if local:  # an empty answer swallows the request (a fenced acks=0 Produce)
-                self._order.answer_locally(header.correlation_id, key, version, now, local)
-                self._flush()
+    def handle(self, event: Event) -> None:
+        """Give the core an event and carry out its commands; anything but a command is a crash."""
+        try:
+            commands = self._core.handle(event)
+        except Exception:
+            log.exception("client %s: crash while handling %s; closing this connection", self.peer,
+                          type(event).__name__)
+            self.close("internal error")
             return
-        if key == 1:
-            self._order.expect_upstream(header.correlation_id, key, version, now)
-            self._send_upstream(fetch_without_epochs(frame, header.header_length, version))
-            return
-        out: bytes | memoryview = frame
-        if key in REQUEST_REWRITERS and key in MESSAGES and self.route is not None:
-            out = self._rewrite_request(frame, header.header_length, key, version)
-        elif key == 22:
-            out = self.context.rewrite_request(header, frame) or frame
-        if not (key == 0 and _produce_acks(frame, header.header_length, version) == 0):
-            self._order.expect_upstream(header.correlation_id, key, version, now)
-        self._send_upstream([_SIZE.pack(len(out)), out])
+        for command in commands:
+            self._execute(command)
 
-    def _rewrite_request(self, frame: memoryview, header_length: int, key: int, version: int) -> bytes:
-        assert self.route is not None
-        spec = MESSAGES[key].REQUEST
-        body = schema.decode(spec, version, frame[header_length:])
-        if not REQUEST_REWRITERS[key](body, version, self.route.mapper):
-            return bytes(frame)
-        self.context.metrics.rewrite(key).inc()
-        return bytes(frame[:header_length]) + schema.encode(spec, version, body)
+    def _execute(self, command: Command) -> None:
+        if isinstance(command, SendUpstream):
+            if self._upstream is not None:
+                self._upstream.write(command.parts)
+        elif isinstance(command, SendClient):
+            self._write(command.parts)
+        elif isinstance(command, FateUnknown):
+            self.context.request_of_unknown_fate(command.api_key)
+        elif isinstance(command, CloseConnection):
+            self._report_close(command)
+            self.close(command.reason)
+        elif self.transport is not None:
+            if isinstance(command, PauseClientReading):
+                self.transport.pause_reading()
+            elif isinstance(command, ResumeClientReading):
+                self.transport.resume_reading()
 
-    def _hold(self, frame: memoryview) -> None:
-        """A request that arrived before the upstream connection is up waits, even one answered locally.
+    def _report_close(self, command: CloseConnection) -> None:
+        if command.bad_frame_from == "client":
+            self.context.metrics.frame_error(command.error)
+            log.warning("client %s: closing on a bad request frame: %s", self.peer, command.reason)
+        elif command.bad_frame_from == "upstream":
+            self.context.metrics.upstream_error(self.route.cluster if self.route else "?", "bad_frame")
+            log.warning("upstream of %s sent a bad frame: %s", self.peer, command.reason)
 
-        Answering ApiVersions at once would tell the client the broker is there; if the upstream
-        connect is then refused, requests it sent meanwhile fail with a disconnect (the Java
-        producer retries them after a backoff) where a direct client would have seen a refused
-        connection and sent nothing. Views stay valid: the splitter never changes bytes under them.
-        """
-        self._early.append(frame)
-        self._early_bytes += len(frame)
-        if self._early_bytes > self.context.config.limits.write_high_water_bytes and self.transport is not None:
-            self.transport.pause_reading()
-
-    def _send_upstream(self, parts: list[bytes | memoryview]) -> None:
-        """Frames go out as views of the receive buffer, which the splitter never changes under them."""
-        if self._upstream is not None:
-            self._upstream.write(parts)
-
-    @property
-    def upstream_outstanding(self) -> int:
-        return self._order.upstream_outstanding
-
-    def outstanding(self, api_keys: frozenset[int]) -> int:
-        """Requests of these APIs forwarded upstream and not answered yet (what DRAIN waits for)."""
-        return self._order.outstanding(api_keys)
-
-    # -- responses -----------------------------------------------------------------------------------
-
-    def on_response(self, frame: memoryview) -> None:
-        correlation_id = _INT32.unpack_from(frame)[0]
-        entry = self._order.match_upstream(correlation_id)
-        metrics = self.context.metrics
-        metrics.response(entry.api_key).inc()
-        metrics.latency(entry.api_key).observe((time.perf_counter_ns() - entry.started_ns) / 1e9)
-        if self.context.frame_tap is not None:
-            offset = response_header_length(entry.api_key, entry.api_version, frame)
-            self.context.frame_tap(False, entry.api_key, entry.api_version, bytes(frame[offset:]))
-        if response_needs_rewrite(entry.api_key, entry.api_version) and self.route is not None:
-            entry.answer = self._rewrite_response(frame, entry.api_key, entry.api_version)
-        else:
-            entry.answer = [_SIZE.pack(len(frame)), frame]
-        self.context.on_upstream_answer(self, entry)
-        self._flush()
-
-    def _rewrite_response(self, frame: memoryview, key: int, version: int) -> list[bytes | memoryview]:
-        """Hot APIs go through the zero-copy patchers; the rest through decode, rewrite, encode."""
-        assert self.route is not None
-        offset = response_header_length(key, version, frame)
-        body = frame[offset:]
-        pieces: list[bytes | memoryview]
-        if version in patched_versions(key):
-            patched = PATCHERS[key](body, version, self.route.mapper)
-            pieces = [patched] if isinstance(patched, bytes) else patched
-            if len(pieces) == 1 and pieces[0] is body:
-                return [_SIZE.pack(len(frame)), frame]
-        else:
-            spec = MESSAGES[key].RESPONSE
-            decoded = schema.decode(spec, version, body)
-            RESPONSE_REWRITERS[key](decoded, version, self.route.mapper)
-            pieces = [schema.encode(spec, version, decoded)]
-        self.context.metrics.rewrite(key).inc()
-        return [_SIZE.pack(offset + sum(len(p) for p in pieces)), frame[:offset], *pieces]
-
-    def _flush(self) -> None:
+    def _write(self, parts: list[Part]) -> None:
         if self.transport is None or self._closed:
             return
         tap = self.context.client_tap
-        out: list[bytes | memoryview] = []
-        for entry in self._order.release():
-            assert entry.answer is not None
-            out.extend(entry.answer)
-        if not out:
-            return
         if tap is not None:
-            for part in out:
+            for part in parts:
                 tap(part)
-        self.context.metrics.bytes_client_out.inc(sum(map(len, out)))
-        self.transport.writelines(out)
+        self.context.metrics.bytes_client_out.inc(sum(map(len, parts)))
+        self.transport.writelines(parts)
+
+    @property
+    def upstream_outstanding(self) -> int:
+        return self._core.upstream_outstanding
+
+    def outstanding(self, api_keys: frozenset[int]) -> int:
+        """Requests of these APIs forwarded upstream and not answered yet (what DRAIN waits for)."""
+        return self._core.outstanding(api_keys)
 
     def close(self, reason: str) -> None:
         if self._closed:
@@ -285,11 +199,10 @@ class ClientConnection(asyncio.Protocol):
 class UpstreamConnection(asyncio.Protocol):
     """The proxy's connection to one real broker, on behalf of one client connection."""
 
-    __slots__ = ("_client", "_splitter", "transport")
+    __slots__ = ("_client", "transport")
 
     def __init__(self, client: ClientConnection) -> None:
         self._client = client
-        self._splitter = FrameSplitter(client.context.config.limits.max_frame_bytes)
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -301,22 +214,10 @@ class UpstreamConnection(asyncio.Protocol):
         self._client.upstream_ready(self)
 
     def data_received(self, data: bytes) -> None:
-        client = self._client
-        client.context.metrics.bytes_upstream_in.inc(len(data))
-        try:
-            self._splitter.feed(data)
-            while (frame := self._splitter.next_frame()) is not None:
-                client.on_response(frame)
-        except ProtocolError as exc:
-            route = client.route
-            client.context.metrics.upstream_error(route.cluster if route else "?", "bad_frame")
-            log.warning("upstream of %s sent a bad frame: %s", client.peer, exc)
-            client.close(f"bad upstream frame: {exc}")
-        except Exception:
-            log.exception("client %s: crash while handling a response; closing this connection", client.peer)
-            client.close("internal error")
+        self._client.context.metrics.bytes_upstream_in.inc(len(data))
+        self._client.handle(UpstreamDataReceived(data))
 
-    def write(self, parts: list[bytes | memoryview]) -> None:
+    def write(self, parts: list[Part]) -> None:
         if self.transport is None:
             return
         self._client.context.metrics.bytes_upstream_out.inc(sum(map(len, parts)))
@@ -325,7 +226,7 @@ class UpstreamConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         route = self._client.route
         self._client.context.metrics.upstream_connected(route.cluster if route else "?", -1)
-        self._client.close("upstream closed")
+        self._client.handle(UpstreamClosed())
 
     def pause_writing(self) -> None:
         if self._client.transport is not None:
@@ -347,27 +248,3 @@ class UpstreamConnection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
-
-def fetch_without_epochs(frame: memoryview, header_length: int, version: int) -> list[bytes | memoryview]:
-    """A Fetch frame with no CurrentLeaderEpoch the broker could fence (see protocol.patch.fetch_request)."""
-    body = frame[header_length:]
-    pieces = clear_leader_epochs(body, version)
-    if len(pieces) == 1 and pieces[0] is body:
-        return [_SIZE.pack(len(frame)), frame]
-    return [_SIZE.pack(len(frame)), frame[:header_length], *pieces]
-
-
-def _produce_acks(frame: memoryview, header_length: int, version: int) -> int:
-    """Acks of a Produce request (after the nullable TransactionalId, v3+); RemoteProtocolError if unreadable."""
-    try:
-        pos = header_length
-        if version >= 9:
-            n, pos = read_uvarint(frame, pos)
-            pos += max(n - 1, 0)
-        elif version >= 3:
-            n = struct.unpack_from(">h", frame, pos)[0]
-            pos += 2 + max(n, 0)
-        acks: int = struct.unpack_from(">h", frame, pos)[0]
-        return acks
-    except (struct.error, IndexError) as exc:
-        raise RemoteProtocolError(f"unreadable Produce request: {exc}") from exc
