@@ -81,12 +81,12 @@ class UpstreamConnected:
 
 @dataclass(frozen=True, slots=True)
 class ClientDataReceived:
-    data: Buffer
+    data: Buffer  # valid only during handle(): the I/O side reuses its read buffer (copied if kept)
 
 
 @dataclass(frozen=True, slots=True)
 class UpstreamDataReceived:
-    data: Buffer
+    data: Buffer  # as ClientDataReceived
 
 
 @dataclass(frozen=True, slots=True)

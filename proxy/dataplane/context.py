@@ -41,6 +41,9 @@ class Route:
     mapper: NodeMapper
 
 
+READ_BUFFER_BYTES = 256 * 1024
+"""One recv() fills at most this much (uvloop's own read buffer is as large)."""
+
 WRITE_APIS = frozenset({0, 22, 24, 25, 26, 28})
 """Produce and the transaction APIs: what a switch fences and what its DRAIN waits for."""
 
@@ -75,6 +78,9 @@ class ProxyContext:
         self.active = config.active
         self.switch_epoch = 0
         self.clients: set[ClientConnection] = set()
+        # every socket of this proxy (one event loop) reads into this one buffer; the connection
+        # core copies what it keeps before the read callback returns, so nothing holds a view of it
+        self.read_buffer = memoryview(bytearray(READ_BUFFER_BYTES))
         self.writes_of_unknown_fate = 0
         self.interceptors: list[RequestInterceptor] = []
         self.client_tap: Callable[[bytes | memoryview], None] | None = None

@@ -3,6 +3,10 @@
 Every decision about a frame is made by the sans-IO core, `connection.Connection`; the protocols
 here turn socket callbacks into its events and carry out the commands it returns, with no await.
 
+Sockets are read with `asyncio.BufferedProtocol` into the context's one read buffer, so a read
+costs no bytes object of its own; the core copies what it keeps (a frame splitter's buffer) before
+the callback returns, and the buffer is reused by the next read on any connection.
+
 Backpressure is mirrored: when one side's transport buffer passes its high-water mark the other
 side stops reading until it drains, so no buffer grows without bound. Bytes a client sends before
 its upstream connection is up are held by the core (uvloop ignores pause_reading inside
@@ -38,7 +42,7 @@ if TYPE_CHECKING:
     from proxy.dataplane.context import ProxyContext, Route
 
 
-class ClientConnection(asyncio.Protocol):
+class ClientConnection(asyncio.BufferedProtocol):
     """The proxy's side of one client connection (bootstrap or a virtual node's port)."""
 
     __slots__ = ("_closed", "_core", "_upstream", "context", "last_active", "peer", "route", "transport",
@@ -108,10 +112,13 @@ class ClientConnection(asyncio.Protocol):
         self._upstream = upstream
         self.handle(UpstreamConnected(self.route.mapper))
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.context.read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
         self.last_active = time.monotonic()
-        self.context.metrics.bytes_client_in.inc(len(data))
-        self.handle(ClientDataReceived(data))
+        self.context.metrics.bytes_client_in.inc(nbytes)
+        self.handle(ClientDataReceived(self.context.read_buffer[:nbytes]))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.handle(ClientClosed())
@@ -196,7 +203,7 @@ class ClientConnection(asyncio.Protocol):
             self._upstream.close()
 
 
-class UpstreamConnection(asyncio.Protocol):
+class UpstreamConnection(asyncio.BufferedProtocol):
     """The proxy's connection to one real broker, on behalf of one client connection."""
 
     __slots__ = ("_client", "transport")
@@ -213,9 +220,13 @@ class UpstreamConnection(asyncio.Protocol):
         self._client.context.metrics.upstream_connected(route.cluster if route else "?", +1)
         self._client.upstream_ready(self)
 
-    def data_received(self, data: bytes) -> None:
-        self._client.context.metrics.bytes_upstream_in.inc(len(data))
-        self._client.handle(UpstreamDataReceived(data))
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._client.context.read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        context = self._client.context
+        context.metrics.bytes_upstream_in.inc(nbytes)
+        self._client.handle(UpstreamDataReceived(context.read_buffer[:nbytes]))
 
     def write(self, parts: list[Part]) -> None:
         if self.transport is None:

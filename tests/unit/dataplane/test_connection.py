@@ -256,3 +256,18 @@ def test_every_interceptor_sees_the_connection_it_came_from(proxy: Proxy) -> Non
     proxy.core.handle(ClientDataReceived(list_offsets(1)))
     proxy.core.handle(UpstreamDataReceived(response(1, b"ok")))
     assert seen == [proxy.client, proxy.client]
+
+
+def test_the_core_keeps_nothing_of_a_read_buffer_the_io_side_reuses(proxy: Proxy) -> None:
+    read_buffer = bytearray(4096)
+
+    def received(data: bytes) -> ClientDataReceived:
+        read_buffer[:len(data)] = data
+        return ClientDataReceived(memoryview(read_buffer)[:len(data)])
+
+    first, second = list_offsets(1), list_offsets(2)
+    playbook = Playbook(proxy.core)
+    assert playbook >> received(first + second[:7])  # held: no upstream yet, and half a frame
+    assert playbook >> received(second[7:])
+    read_buffer[:] = b"\xff" * len(read_buffer)  # the next read overwrites it
+    assert playbook >> UpstreamConnected(proxy.mapper) << SendUpstream([first + second])
