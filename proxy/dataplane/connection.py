@@ -171,7 +171,8 @@ class Connection:
 
     __slots__ = (
         "_client_frames", "_closed", "_decisions", "_held", "_held_bytes", "_hold_limit", "_holding_paused",
-        "_mapper", "_now_ns", "_order", "_out", "_to_client", "_to_upstream", "_upstream_frames", "client",
+        "_local_bytes", "_mapper", "_now_ns", "_order", "_out", "_to_client", "_to_upstream", "_upstream_frames",
+        "client",
     )
 
     def __init__(self, decisions: Decisions, client: Any, max_frame_bytes: int, hold_limit: int,
@@ -186,6 +187,7 @@ class Connection:
         self._held_bytes = 0
         self._hold_limit = hold_limit
         self._holding_paused = False
+        self._local_bytes = 0  # local answers waiting behind requests still at the broker
         self._closed = False
         self._now_ns = now_ns
         self._to_upstream: list[Part] = []
@@ -206,6 +208,12 @@ class Connection:
     def outstanding(self, api_keys: frozenset[int]) -> int:
         """Requests of these APIs forwarded upstream and not answered yet (what DRAIN waits for)."""
         return self._order.outstanding(api_keys)
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes this core keeps: partial frames, held requests, local answers waiting their turn."""
+        return (self._client_frames.buffered_bytes + self._upstream_frames.buffered_bytes + self._held_bytes
+                + self._local_bytes)
 
     @property
     def queued(self) -> int:
@@ -249,7 +257,7 @@ class Connection:
     def _close(self, reason: str, bad_frame_from: Literal["client", "upstream"] | None = None,
                error: ProtocolError | None = None) -> None:
         self._closed = True
-        self._held = []
+        self._held, self._held_bytes, self._local_bytes = [], 0, 0
         for entry in self._order.abandon():
             self._out.append(FateUnknown(entry.correlation_id, entry.api_key, entry.api_version))
         self._out.append(CloseConnection(reason, bad_frame_from, type(error).__name__ if error else ""))
@@ -301,6 +309,7 @@ class Connection:
         if local is not None:
             if local:  # an empty answer swallows the request (a fenced acks=0 Produce)
                 self._order.answer_locally(header.correlation_id, key, version, now, local)
+                self._local_bytes += sum(map(len, local))
                 self._release()
             return
         if key == FETCH:
@@ -376,6 +385,8 @@ class Connection:
     def _release(self) -> None:
         for entry in self._order.release():
             assert entry.answer is not None
+            if entry.local:
+                self._local_bytes -= sum(map(len, entry.answer))
             self._to_client += entry.answer
 
 

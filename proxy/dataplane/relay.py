@@ -7,10 +7,12 @@ Sockets are read with `asyncio.BufferedProtocol` into the context's one read buf
 costs no bytes object of its own; the core copies what it keeps (a frame splitter's buffer) before
 the callback returns, and the buffer is reused by the next read on any connection.
 
-Backpressure is mirrored: when one side's transport buffer passes its high-water mark the other
-side stops reading until it drains, so no buffer grows without bound. Bytes a client sends before
-its upstream connection is up are held by the core (uvloop ignores pause_reading inside
-connection_made), which pauses reading once they pass the high-water mark.
+Backpressure only ever stops reading, never drops. A socket's reading is paused for any of four
+reasons and resumes when none is left (`ReadingPauses`): the other side's transport buffer passed its
+high-water mark (mirrored both ways); the client's own transport is full, so its locally answered
+requests stop too; the core holds requests until the upstream is up (uvloop ignores pause_reading
+inside connection_made, so the core counts what it holds); the proxy-wide `BufferBudget` is over its
+cap. Every connection reports what it buffers after each event it handles.
 """
 
 from __future__ import annotations
@@ -42,11 +44,42 @@ if TYPE_CHECKING:
     from proxy.dataplane.context import ProxyContext, Route
 
 
+OTHER_SIDE_FULL, OWN_ANSWERS_FULL, HOLDING, OVER_BUDGET = 1, 2, 4, 8
+
+
+class ReadingPauses:
+    """Why a transport is not being read; it reads again only when every reason is gone."""
+
+    __slots__ = ("reasons", "transport")
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.reasons = 0
+
+    def pause(self, reason: int) -> None:
+        transport = self._open()
+        if not self.reasons and transport is not None:
+            transport.pause_reading()
+        self.reasons |= reason
+
+    def resume(self, reason: int) -> None:
+        if self.reasons & reason:
+            self.reasons &= ~reason
+            transport = self._open()
+            if not self.reasons and transport is not None:
+                transport.resume_reading()
+
+    def _open(self) -> asyncio.Transport | None:
+        """uvloop raises on pause/resume of a closed transport; a closing one has nothing to read."""
+        transport = self.transport
+        return None if transport is None or transport.is_closing() else transport
+
+
 class ClientConnection(asyncio.BufferedProtocol):
     """The proxy's side of one client connection (bootstrap or a virtual node's port)."""
 
-    __slots__ = ("_closed", "_core", "_upstream", "context", "last_active", "peer", "route", "transport",
-                 "virtual_node")
+    __slots__ = ("_closed", "_core", "_reading", "_upstream", "context", "last_active", "peer", "route",
+                 "transport", "virtual_node")
 
     def __init__(self, context: ProxyContext, virtual_node: int | None) -> None:
         self.context = context
@@ -57,13 +90,14 @@ class ClientConnection(asyncio.BufferedProtocol):
         self._upstream: UpstreamConnection | None = None
         limits = context.config.limits
         self._core = Connection(context, self, limits.max_frame_bytes, limits.write_high_water_bytes)
+        self._reading = ReadingPauses()
         self._closed = False
         self.last_active = time.monotonic()
 
     # -- asyncio callbacks -------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
+        self.transport = self._reading.transport = cast(asyncio.Transport, transport)  # uvloop: not subclasses
         peer = self.transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
         limits = self.context.config.limits
@@ -77,6 +111,8 @@ class ClientConnection(asyncio.BufferedProtocol):
             self.close("no upstream broker known yet")
             return
         self.context.spawn(self._connect_upstream(self.route), f"upstream-connect-{self.peer}")
+        if self.context.budget.over:
+            asyncio.get_running_loop().call_soon(self.pause_for_budget)
 
     async def _connect_upstream(self, route: Route) -> None:
         """A bootstrap connection tries each broker in turn, as a client tries its bootstrap list."""
@@ -128,12 +164,48 @@ class ClientConnection(asyncio.BufferedProtocol):
             self._upstream.close()
 
     def pause_writing(self) -> None:
+        """The client is not reading its answers: stop reading its requests and its broker's answers."""
+        self._reading.pause(OWN_ANSWERS_FULL)
         if self._upstream is not None:
-            self._upstream.pause_reading()
+            self._upstream.reading.pause(OTHER_SIDE_FULL)
 
     def resume_writing(self) -> None:
+        self._reading.resume(OWN_ANSWERS_FULL)
         if self._upstream is not None:
-            self._upstream.resume_reading()
+            self._upstream.reading.resume(OTHER_SIDE_FULL)
+        self.account()
+
+    # -- backpressure ----------------------------------------------------------------------------------
+
+    def buffered_bytes(self) -> int:
+        """Bytes this connection holds: the core's, and what its transports have not sent yet."""
+        held = self._core.buffered_bytes
+        if self.transport is not None:
+            held += self.transport.get_write_buffer_size()
+        if self._upstream is not None and self._upstream.transport is not None:
+            held += self._upstream.transport.get_write_buffer_size()
+        return held
+
+    def account(self) -> None:
+        if not self._closed:
+            self.context.on_budget(self.context.budget.report(self, self.buffered_bytes()))
+
+    def pause_for_upstream(self) -> None:
+        self._reading.pause(OTHER_SIDE_FULL)
+
+    def resume_for_upstream(self) -> None:
+        self._reading.resume(OTHER_SIDE_FULL)
+        self.account()
+
+    def pause_for_budget(self) -> None:
+        self._reading.pause(OVER_BUDGET)
+        if self._upstream is not None:
+            self._upstream.reading.pause(OVER_BUDGET)
+
+    def resume_for_budget(self) -> None:
+        self._reading.resume(OVER_BUDGET)
+        if self._upstream is not None:
+            self._upstream.reading.resume(OVER_BUDGET)
 
     # -- carrying out the core's commands ------------------------------------------------------------
 
@@ -148,6 +220,7 @@ class ClientConnection(asyncio.BufferedProtocol):
             return
         for command in commands:
             self._execute(command)
+        self.account()
 
     def _execute(self, command: Command) -> None:
         if isinstance(command, SendUpstream):
@@ -160,11 +233,10 @@ class ClientConnection(asyncio.BufferedProtocol):
         elif isinstance(command, CloseConnection):
             self._report_close(command)
             self.close(command.reason)
-        elif self.transport is not None:
-            if isinstance(command, PauseClientReading):
-                self.transport.pause_reading()
-            elif isinstance(command, ResumeClientReading):
-                self.transport.resume_reading()
+        elif isinstance(command, PauseClientReading):
+            self._reading.pause(HOLDING)
+        elif isinstance(command, ResumeClientReading):
+            self._reading.resume(HOLDING)
 
     def _report_close(self, command: CloseConnection) -> None:
         if command.bad_frame_from == "client":
@@ -206,19 +278,22 @@ class ClientConnection(asyncio.BufferedProtocol):
 class UpstreamConnection(asyncio.BufferedProtocol):
     """The proxy's connection to one real broker, on behalf of one client connection."""
 
-    __slots__ = ("_client", "transport")
+    __slots__ = ("_client", "reading", "transport")
 
     def __init__(self, client: ClientConnection) -> None:
         self._client = client
         self.transport: asyncio.Transport | None = None
+        self.reading = ReadingPauses()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
+        self.transport = self.reading.transport = cast(asyncio.Transport, transport)  # uvloop: not subclasses
         limits = self._client.context.config.limits
         self.transport.set_write_buffer_limits(limits.write_high_water_bytes, limits.write_low_water_bytes)
         route = self._client.route
         self._client.context.metrics.upstream_connected(route.cluster if route else "?", +1)
         self._client.upstream_ready(self)
+        if self._client.context.budget.over:
+            asyncio.get_running_loop().call_soon(self.reading.pause, OVER_BUDGET)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self._client.context.read_buffer
@@ -240,20 +315,10 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         self._client.handle(UpstreamClosed())
 
     def pause_writing(self) -> None:
-        if self._client.transport is not None:
-            self._client.transport.pause_reading()
+        self._client.pause_for_upstream()
 
     def resume_writing(self) -> None:
-        if self._client.transport is not None:
-            self._client.transport.resume_reading()
-
-    def pause_reading(self) -> None:
-        if self.transport is not None:
-            self.transport.pause_reading()
-
-    def resume_reading(self) -> None:
-        if self.transport is not None:
-            self.transport.resume_reading()
+        self._client.resume_for_upstream()
 
     def close(self) -> None:
         if self.transport is not None:
