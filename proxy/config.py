@@ -85,6 +85,8 @@ class LimitsConfig:
     write_high_water_bytes: int = 4_194_304
     write_low_water_bytes: int = 1_048_576
     connect_timeout_s: float = 10
+    max_buffered_bytes: int = 268_435_456
+    """Bytes buffered across every connection; above it the proxy stops reading until 3/4 of it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +273,8 @@ def _admin(raw: object) -> AdminConfig:
 def _limits(raw: object) -> LimitsConfig:
     p = "limits"
     d = _section(raw, p, ("max_frame_bytes", "max_client_connections", "idle_timeout_s",
-                          "write_high_water_bytes", "write_low_water_bytes", "connect_timeout_s"))
+                          "write_high_water_bytes", "write_low_water_bytes", "connect_timeout_s",
+                          "max_buffered_bytes"))
     dflt, big = LimitsConfig(), 2**31 - 1
     limits = LimitsConfig(
         max_frame_bytes=_int(d, "max_frame_bytes", p, dflt.max_frame_bytes, 1024, big),
@@ -280,6 +283,7 @@ def _limits(raw: object) -> LimitsConfig:
         write_high_water_bytes=_int(d, "write_high_water_bytes", p, dflt.write_high_water_bytes, 1, big),
         write_low_water_bytes=_int(d, "write_low_water_bytes", p, dflt.write_low_water_bytes, 0, big),
         connect_timeout_s=_seconds(d, "connect_timeout_s", p, dflt.connect_timeout_s),
+        max_buffered_bytes=_int(d, "max_buffered_bytes", p, dflt.max_buffered_bytes, 1 << 20, 2**62),
     )
     if limits.write_low_water_bytes >= limits.write_high_water_bytes:
         raise ConfigError(f"{p}.write_low_water_bytes",

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from protocol.headers import RequestHeader
 from proxy.config import ProxyConfig
 from proxy.dataplane.api_versions import ApiVersionsAnswer
+from proxy.dataplane.budget import BufferBudget, Verdict
 from proxy.dataplane.virtual_cluster import NodeMapper, VirtualCluster
 from proxy.log import proxy as log
 from proxy.metrics import Metrics
@@ -40,6 +41,9 @@ class Route:
     port: int
     mapper: NodeMapper
 
+
+READ_BUFFER_BYTES = 256 * 1024
+"""One recv() fills at most this much (uvloop's own read buffer is as large)."""
 
 WRITE_APIS = frozenset({0, 22, 24, 25, 26, 28})
 """Produce and the transaction APIs: what a switch fences and what its DRAIN waits for."""
@@ -75,6 +79,11 @@ class ProxyContext:
         self.active = config.active
         self.switch_epoch = 0
         self.clients: set[ClientConnection] = set()
+        # every socket of this proxy (one event loop) reads into this one buffer; the connection
+        # core copies what it keeps before the read callback returns, so nothing holds a view of it
+        self.read_buffer = memoryview(bytearray(READ_BUFFER_BYTES))
+        self.budget = BufferBudget(config.limits.max_buffered_bytes)
+        self._recount_pending = False
         self.writes_of_unknown_fate = 0
         self.interceptors: list[RequestInterceptor] = []
         self.client_tap: Callable[[bytes | memoryview], None] | None = None
@@ -118,12 +127,47 @@ class ProxyContext:
 
     def unregister(self, client: ClientConnection) -> None:
         # writes forwarded upstream whose answer will never reach the client: A may or may not
-        # have applied them, and the client will send them again
+        # have applied them, and the client will send them again (a relayed connection reports
+        # them through request_of_unknown_fate as it closes, and has none left here)
         self.writes_of_unknown_fate += client.outstanding(WRITE_APIS)
         self.clients.discard(client)
         self.metrics.client_connections.set(len(self.clients))
+        self.on_budget(self.budget.forget(client))
         for interceptor in self.interceptors:  # nothing per connection outlives it
             interceptor.forget(client)
+
+    # -- the proxy-wide buffer cap (proxy.dataplane.budget) ------------------------------------------------
+
+    def on_budget(self, verdict: Verdict | None) -> None:
+        if verdict is Verdict.PAUSE_ALL:
+            log.warning("%d bytes buffered across %d connections, over limits.max_buffered_bytes: "
+                        "reading paused", self.budget.total, len(self.budget))
+            for client in self.clients:
+                client.pause_for_budget()
+            self._schedule_recount()
+        elif verdict is Verdict.RESUME_ALL:
+            log.info("buffered bytes back to %d: reading resumed", self.budget.total)
+            for client in self.clients:
+                client.resume_for_budget()
+
+    def _schedule_recount(self, every_s: float = 0.05) -> None:
+        """While over the cap, re-count every connection: write buffers drain without a callback."""
+        if not self._recount_pending:
+            self._recount_pending = True
+            asyncio.get_running_loop().call_later(every_s, self._recount)
+
+    def _recount(self) -> None:
+        self._recount_pending = False
+        if not self.budget.over:
+            return
+        self.on_budget(self.budget.recount({client: client.buffered_bytes() for client in self.clients}))
+        if self.budget.over:
+            self._schedule_recount()
+
+    def request_of_unknown_fate(self, api_key: int) -> None:
+        """A connection closed before the broker answered this request: a write may or may not be applied."""
+        if api_key in WRITE_APIS:
+            self.writes_of_unknown_fate += 1
 
     def disconnect_all(self, reason: str) -> int:
         clients = list(self.clients)

@@ -70,6 +70,13 @@ class ResponseOrder:
             )
         return entry
 
+    def abandon(self) -> list[Pending]:
+        """The connection closed: requests still at the broker (their fate unknown); the queue empties."""
+        waiting = list(self._upstream_waiting)
+        self._upstream_waiting.clear()
+        self._queue.clear()
+        return waiting
+
     def release(self) -> list[Pending]:
         """Answered entries at the head, in order; they leave the queue."""
         out: list[Pending] = []

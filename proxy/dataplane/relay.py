@@ -1,50 +1,85 @@
-"""One client connection and its upstream connection: frames in, frames out, in order.
+"""The asyncio side of one client connection and its upstream connection: bytes in, commands out.
 
-The client side splits requests into frames and peeks only their headers. Most frames go to the
-upstream broker untouched; ApiVersions and fenced requests are answered locally; the few that name
-a broker are decoded and rewritten. Fetch requests lose their CurrentLeaderEpoch on the way (the
-proxy shows clients epoch -1, and librdkafka turns that into a 0 the broker would fence forever).
-Responses come back through `ResponseOrder`, which releases answers strictly in request order, and
-through the rewrite table for address-bearing APIs.
+Every decision about a frame is made by the sans-IO core, `connection.Connection`; the protocols
+here turn socket callbacks into its events and carry out the commands it returns, with no await.
 
-Backpressure is mirrored: when one side's transport buffer passes its high-water mark the other
-side stops reading until it drains, so no buffer grows without bound. Bytes a client sends before
-its upstream connection is up are held, unanswered, even ApiVersions (uvloop ignores pause_reading
-inside connection_made), and reading pauses once they pass the high-water mark.
+Sockets are read with `asyncio.BufferedProtocol` into the context's one read buffer, so a read
+costs no bytes object of its own; the core copies what it keeps (a frame splitter's buffer) before
+the callback returns, and the buffer is reused by the next read on any connection.
+
+Backpressure only ever stops reading, never drops. A socket's reading is paused for any of four
+reasons and resumes when none is left (`ReadingPauses`): the other side's transport buffer passed its
+high-water mark (mirrored both ways); the client's own transport is full, so its locally answered
+requests stop too; the core holds requests until the upstream is up (uvloop ignores pause_reading
+inside connection_made, so the core counts what it holds); the proxy-wide `BufferBudget` is over its
+cap. Every connection reports what it buffers after each event it handles.
 """
 
 from __future__ import annotations
 
 import asyncio
-import struct
 import time
 from typing import TYPE_CHECKING, cast
 
-from protocol import schema
-from protocol.errors import ProtocolError, RemoteProtocolError
-from protocol.framing import FrameSplitter
-from protocol.headers import peek_request_header, read_uvarint, response_header_length
-from protocol.messages import MESSAGES
-from protocol.patch import PATCHERS, patched_versions
-from protocol.patch.fetch_request import clear_leader_epochs
-from proxy.dataplane.correlation import ResponseOrder
-from proxy.dataplane.rewrite import REQUEST_REWRITERS, RESPONSE_REWRITERS, response_needs_rewrite
+from proxy.dataplane.connection import (
+    ClientClosed,
+    ClientDataReceived,
+    CloseConnection,
+    Command,
+    Connection,
+    Event,
+    FateUnknown,
+    Part,
+    PauseClientReading,
+    ResumeClientReading,
+    SendClient,
+    SendUpstream,
+    UpstreamClosed,
+    UpstreamConnected,
+    UpstreamDataReceived,
+)
 from proxy.log import connection as log
 
 if TYPE_CHECKING:
     from proxy.dataplane.context import ProxyContext, Route
 
-_SIZE = struct.Struct(">i")
-_INT32 = struct.Struct(">i")
+
+OTHER_SIDE_FULL, OWN_ANSWERS_FULL, HOLDING, OVER_BUDGET = 1, 2, 4, 8
 
 
-class ClientConnection(asyncio.Protocol):
+class ReadingPauses:
+    """Why a transport is not being read; it reads again only when every reason is gone."""
+
+    __slots__ = ("reasons", "transport")
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.reasons = 0
+
+    def pause(self, reason: int) -> None:
+        transport = self._open()
+        if not self.reasons and transport is not None:
+            transport.pause_reading()
+        self.reasons |= reason
+
+    def resume(self, reason: int) -> None:
+        if self.reasons & reason:
+            self.reasons &= ~reason
+            transport = self._open()
+            if not self.reasons and transport is not None:
+                transport.resume_reading()
+
+    def _open(self) -> asyncio.Transport | None:
+        """uvloop raises on pause/resume of a closed transport; a closing one has nothing to read."""
+        transport = self.transport
+        return None if transport is None or transport.is_closing() else transport
+
+
+class ClientConnection(asyncio.BufferedProtocol):
     """The proxy's side of one client connection (bootstrap or a virtual node's port)."""
 
-    __slots__ = (
-        "_closed", "_early", "_early_bytes", "_order", "_splitter", "_upstream", "context", "last_active", "peer",
-        "route", "transport", "virtual_node",
-    )
+    __slots__ = ("_closed", "_core", "_reading", "_upstream", "context", "last_active", "peer", "route",
+                 "transport", "virtual_node")
 
     def __init__(self, context: ProxyContext, virtual_node: int | None) -> None:
         self.context = context
@@ -53,17 +88,16 @@ class ClientConnection(asyncio.Protocol):
         self.route: Route | None = None
         self.peer = "?"
         self._upstream: UpstreamConnection | None = None
-        self._splitter = FrameSplitter(context.config.limits.max_frame_bytes)
-        self._order = ResponseOrder()
-        self._early: list[memoryview] = []  # requests held until the upstream connection is up
-        self._early_bytes = 0
+        limits = context.config.limits
+        self._core = Connection(context, self, limits.max_frame_bytes, limits.write_high_water_bytes)
+        self._reading = ReadingPauses()
         self._closed = False
         self.last_active = time.monotonic()
 
     # -- asyncio callbacks -------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
+        self.transport = self._reading.transport = cast(asyncio.Transport, transport)  # uvloop: not subclasses
         peer = self.transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
         limits = self.context.config.limits
@@ -77,6 +111,8 @@ class ClientConnection(asyncio.Protocol):
             self.close("no upstream broker known yet")
             return
         self.context.spawn(self._connect_upstream(self.route), f"upstream-connect-{self.peer}")
+        if self.context.budget.over:
+            asyncio.get_running_loop().call_soon(self.pause_for_budget)
 
     async def _connect_upstream(self, route: Route) -> None:
         """A bootstrap connection tries each broker in turn, as a client tries its bootstrap list."""
@@ -106,170 +142,127 @@ class ClientConnection(asyncio.Protocol):
         return True
 
     def upstream_ready(self, upstream: UpstreamConnection) -> None:
-        if self._closed:
+        if self._closed or self.route is None:
             upstream.close()
             return
         self._upstream = upstream
-        held, self._early = self._early, []
-        self._early_bytes = 0
-        try:
-            for frame in held:
-                self._on_request(frame)
-        except ProtocolError as exc:
-            self.context.metrics.frame_error(type(exc).__name__)
-            log.warning("client %s: closing on a bad request frame: %s", self.peer, exc)
-            self.close(str(exc))
-            return
-        if held and self.transport is not None:
-            self.transport.resume_reading()
+        self.handle(UpstreamConnected(self.route.mapper))
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.context.read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
         self.last_active = time.monotonic()
-        self.context.metrics.bytes_client_in.inc(len(data))
-        try:
-            self._splitter.feed(data)
-            while (frame := self._splitter.next_frame()) is not None:
-                if self._upstream is None:
-                    self._hold(frame)
-                else:
-                    self._on_request(frame)
-        except ProtocolError as exc:
-            self.context.metrics.frame_error(type(exc).__name__)
-            log.warning("client %s: closing on a bad request frame: %s", self.peer, exc)
-            self.close(str(exc))
-        except Exception:
-            log.exception("client %s: crash while handling a request; closing this connection", self.peer)
-            self.close("internal error")
+        self.context.metrics.bytes_client_in.inc(nbytes)
+        self.handle(ClientDataReceived(self.context.read_buffer[:nbytes]))
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.handle(ClientClosed())
         self._closed = True
         self.context.unregister(self)
         if self._upstream is not None:
             self._upstream.close()
 
     def pause_writing(self) -> None:
+        """The client is not reading its answers: stop reading its requests and its broker's answers."""
+        self._reading.pause(OWN_ANSWERS_FULL)
         if self._upstream is not None:
-            self._upstream.pause_reading()
+            self._upstream.reading.pause(OTHER_SIDE_FULL)
 
     def resume_writing(self) -> None:
+        self._reading.resume(OWN_ANSWERS_FULL)
         if self._upstream is not None:
-            self._upstream.resume_reading()
+            self._upstream.reading.resume(OTHER_SIDE_FULL)
+        self.account()
 
-    # -- requests ------------------------------------------------------------------------------------
+    # -- backpressure ----------------------------------------------------------------------------------
 
-    def _on_request(self, frame: memoryview) -> None:
-        header = peek_request_header(frame)
-        key, version = header.api_key, header.api_version
-        if self.context.frame_tap is not None:
-            self.context.frame_tap(True, key, version, bytes(frame[header.header_length:]))
-        self.context.metrics.request(key).inc()
-        now = time.perf_counter_ns()
-        local = self.context.answer_locally(self, header, frame)
-        if local is not None:
-            if local:  # an empty answer swallows the request (a fenced acks=0 Produce)
-                self._order.answer_locally(header.correlation_id, key, version, now, local)
-                self._flush()
-            return
-        if key == 1:
-            self._order.expect_upstream(header.correlation_id, key, version, now)
-            self._send_upstream(fetch_without_epochs(frame, header.header_length, version))
-            return
-        out: bytes | memoryview = frame
-        if key in REQUEST_REWRITERS and key in MESSAGES and self.route is not None:
-            out = self._rewrite_request(frame, header.header_length, key, version)
-        elif key == 22:
-            out = self.context.rewrite_request(header, frame) or frame
-        if not (key == 0 and _produce_acks(frame, header.header_length, version) == 0):
-            self._order.expect_upstream(header.correlation_id, key, version, now)
-        self._send_upstream([_SIZE.pack(len(out)), out])
+    def buffered_bytes(self) -> int:
+        """Bytes this connection holds: the core's, and what its transports have not sent yet."""
+        held = self._core.buffered_bytes
+        if self.transport is not None:
+            held += self.transport.get_write_buffer_size()
+        if self._upstream is not None and self._upstream.transport is not None:
+            held += self._upstream.transport.get_write_buffer_size()
+        return held
 
-    def _rewrite_request(self, frame: memoryview, header_length: int, key: int, version: int) -> bytes:
-        assert self.route is not None
-        spec = MESSAGES[key].REQUEST
-        body = schema.decode(spec, version, frame[header_length:])
-        if not REQUEST_REWRITERS[key](body, version, self.route.mapper):
-            return bytes(frame)
-        self.context.metrics.rewrite(key).inc()
-        return bytes(frame[:header_length]) + schema.encode(spec, version, body)
+    def account(self) -> None:
+        if not self._closed:
+            self.context.on_budget(self.context.budget.report(self, self.buffered_bytes()))
 
-    def _hold(self, frame: memoryview) -> None:
-        """A request that arrived before the upstream connection is up waits, even one answered locally.
+    def pause_for_upstream(self) -> None:
+        self._reading.pause(OTHER_SIDE_FULL)
 
-        Answering ApiVersions at once would tell the client the broker is there; if the upstream
-        connect is then refused, requests it sent meanwhile fail with a disconnect (the Java
-        producer retries them after a backoff) where a direct client would have seen a refused
-        connection and sent nothing. Views stay valid: the splitter never changes bytes under them.
-        """
-        self._early.append(frame)
-        self._early_bytes += len(frame)
-        if self._early_bytes > self.context.config.limits.write_high_water_bytes and self.transport is not None:
-            self.transport.pause_reading()
+    def resume_for_upstream(self) -> None:
+        self._reading.resume(OTHER_SIDE_FULL)
+        self.account()
 
-    def _send_upstream(self, parts: list[bytes | memoryview]) -> None:
-        """Frames go out as views of the receive buffer, which the splitter never changes under them."""
+    def pause_for_budget(self) -> None:
+        self._reading.pause(OVER_BUDGET)
         if self._upstream is not None:
-            self._upstream.write(parts)
+            self._upstream.reading.pause(OVER_BUDGET)
 
-    @property
-    def upstream_outstanding(self) -> int:
-        return self._order.upstream_outstanding
+    def resume_for_budget(self) -> None:
+        self._reading.resume(OVER_BUDGET)
+        if self._upstream is not None:
+            self._upstream.reading.resume(OVER_BUDGET)
 
-    def outstanding(self, api_keys: frozenset[int]) -> int:
-        """Requests of these APIs forwarded upstream and not answered yet (what DRAIN waits for)."""
-        return self._order.outstanding(api_keys)
+    # -- carrying out the core's commands ------------------------------------------------------------
 
-    # -- responses -----------------------------------------------------------------------------------
+    def handle(self, event: Event) -> None:
+        """Give the core an event and carry out its commands; anything but a command is a crash."""
+        try:
+            commands = self._core.handle(event)
+        except Exception:
+            log.exception("client %s: crash while handling %s; closing this connection", self.peer,
+                          type(event).__name__)
+            self.close("internal error")
+            return
+        for command in commands:
+            self._execute(command)
+        self.account()
 
-    def on_response(self, frame: memoryview) -> None:
-        correlation_id = _INT32.unpack_from(frame)[0]
-        entry = self._order.match_upstream(correlation_id)
-        metrics = self.context.metrics
-        metrics.response(entry.api_key).inc()
-        metrics.latency(entry.api_key).observe((time.perf_counter_ns() - entry.started_ns) / 1e9)
-        if self.context.frame_tap is not None:
-            offset = response_header_length(entry.api_key, entry.api_version, frame)
-            self.context.frame_tap(False, entry.api_key, entry.api_version, bytes(frame[offset:]))
-        if response_needs_rewrite(entry.api_key, entry.api_version) and self.route is not None:
-            entry.answer = self._rewrite_response(frame, entry.api_key, entry.api_version)
-        else:
-            entry.answer = [_SIZE.pack(len(frame)), frame]
-        self.context.on_upstream_answer(self, entry)
-        self._flush()
+    def _execute(self, command: Command) -> None:
+        if isinstance(command, SendUpstream):
+            if self._upstream is not None:
+                self._upstream.write(command.parts)
+        elif isinstance(command, SendClient):
+            self._write(command.parts)
+        elif isinstance(command, FateUnknown):
+            self.context.request_of_unknown_fate(command.api_key)
+        elif isinstance(command, CloseConnection):
+            self._report_close(command)
+            self.close(command.reason)
+        elif isinstance(command, PauseClientReading):
+            self._reading.pause(HOLDING)
+        elif isinstance(command, ResumeClientReading):
+            self._reading.resume(HOLDING)
 
-    def _rewrite_response(self, frame: memoryview, key: int, version: int) -> list[bytes | memoryview]:
-        """Hot APIs go through the zero-copy patchers; the rest through decode, rewrite, encode."""
-        assert self.route is not None
-        offset = response_header_length(key, version, frame)
-        body = frame[offset:]
-        pieces: list[bytes | memoryview]
-        if version in patched_versions(key):
-            patched = PATCHERS[key](body, version, self.route.mapper)
-            pieces = [patched] if isinstance(patched, bytes) else patched
-            if len(pieces) == 1 and pieces[0] is body:
-                return [_SIZE.pack(len(frame)), frame]
-        else:
-            spec = MESSAGES[key].RESPONSE
-            decoded = schema.decode(spec, version, body)
-            RESPONSE_REWRITERS[key](decoded, version, self.route.mapper)
-            pieces = [schema.encode(spec, version, decoded)]
-        self.context.metrics.rewrite(key).inc()
-        return [_SIZE.pack(offset + sum(len(p) for p in pieces)), frame[:offset], *pieces]
+    def _report_close(self, command: CloseConnection) -> None:
+        if command.bad_frame_from == "client":
+            self.context.metrics.frame_error(command.error)
+            log.warning("client %s: closing on a bad request frame: %s", self.peer, command.reason)
+        elif command.bad_frame_from == "upstream":
+            self.context.metrics.upstream_error(self.route.cluster if self.route else "?", "bad_frame")
+            log.warning("upstream of %s sent a bad frame: %s", self.peer, command.reason)
 
-    def _flush(self) -> None:
+    def _write(self, parts: list[Part]) -> None:
         if self.transport is None or self._closed:
             return
         tap = self.context.client_tap
-        out: list[bytes | memoryview] = []
-        for entry in self._order.release():
-            assert entry.answer is not None
-            out.extend(entry.answer)
-        if not out:
-            return
         if tap is not None:
-            for part in out:
+            for part in parts:
                 tap(part)
-        self.context.metrics.bytes_client_out.inc(sum(map(len, out)))
-        self.transport.writelines(out)
+        self.context.metrics.bytes_client_out.inc(sum(map(len, parts)))
+        self.transport.writelines(parts)
+
+    @property
+    def upstream_outstanding(self) -> int:
+        return self._core.upstream_outstanding
+
+    def outstanding(self, api_keys: frozenset[int]) -> int:
+        """Requests of these APIs forwarded upstream and not answered yet (what DRAIN waits for)."""
+        return self._core.outstanding(api_keys)
 
     def close(self, reason: str) -> None:
         if self._closed:
@@ -282,41 +275,35 @@ class ClientConnection(asyncio.Protocol):
             self._upstream.close()
 
 
-class UpstreamConnection(asyncio.Protocol):
+class UpstreamConnection(asyncio.BufferedProtocol):
     """The proxy's connection to one real broker, on behalf of one client connection."""
 
-    __slots__ = ("_client", "_splitter", "transport")
+    __slots__ = ("_client", "reading", "transport")
 
     def __init__(self, client: ClientConnection) -> None:
         self._client = client
-        self._splitter = FrameSplitter(client.context.config.limits.max_frame_bytes)
         self.transport: asyncio.Transport | None = None
+        self.reading = ReadingPauses()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
+        self.transport = self.reading.transport = cast(asyncio.Transport, transport)  # uvloop: not subclasses
         limits = self._client.context.config.limits
         self.transport.set_write_buffer_limits(limits.write_high_water_bytes, limits.write_low_water_bytes)
         route = self._client.route
         self._client.context.metrics.upstream_connected(route.cluster if route else "?", +1)
         self._client.upstream_ready(self)
+        if self._client.context.budget.over:
+            asyncio.get_running_loop().call_soon(self.reading.pause, OVER_BUDGET)
 
-    def data_received(self, data: bytes) -> None:
-        client = self._client
-        client.context.metrics.bytes_upstream_in.inc(len(data))
-        try:
-            self._splitter.feed(data)
-            while (frame := self._splitter.next_frame()) is not None:
-                client.on_response(frame)
-        except ProtocolError as exc:
-            route = client.route
-            client.context.metrics.upstream_error(route.cluster if route else "?", "bad_frame")
-            log.warning("upstream of %s sent a bad frame: %s", client.peer, exc)
-            client.close(f"bad upstream frame: {exc}")
-        except Exception:
-            log.exception("client %s: crash while handling a response; closing this connection", client.peer)
-            client.close("internal error")
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._client.context.read_buffer
 
-    def write(self, parts: list[bytes | memoryview]) -> None:
+    def buffer_updated(self, nbytes: int) -> None:
+        context = self._client.context
+        context.metrics.bytes_upstream_in.inc(nbytes)
+        self._client.handle(UpstreamDataReceived(context.read_buffer[:nbytes]))
+
+    def write(self, parts: list[Part]) -> None:
         if self.transport is None:
             return
         self._client.context.metrics.bytes_upstream_out.inc(sum(map(len, parts)))
@@ -325,49 +312,15 @@ class UpstreamConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         route = self._client.route
         self._client.context.metrics.upstream_connected(route.cluster if route else "?", -1)
-        self._client.close("upstream closed")
+        self._client.handle(UpstreamClosed())
 
     def pause_writing(self) -> None:
-        if self._client.transport is not None:
-            self._client.transport.pause_reading()
+        self._client.pause_for_upstream()
 
     def resume_writing(self) -> None:
-        if self._client.transport is not None:
-            self._client.transport.resume_reading()
-
-    def pause_reading(self) -> None:
-        if self.transport is not None:
-            self.transport.pause_reading()
-
-    def resume_reading(self) -> None:
-        if self.transport is not None:
-            self.transport.resume_reading()
+        self._client.resume_for_upstream()
 
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
 
-
-def fetch_without_epochs(frame: memoryview, header_length: int, version: int) -> list[bytes | memoryview]:
-    """A Fetch frame with no CurrentLeaderEpoch the broker could fence (see protocol.patch.fetch_request)."""
-    body = frame[header_length:]
-    pieces = clear_leader_epochs(body, version)
-    if len(pieces) == 1 and pieces[0] is body:
-        return [_SIZE.pack(len(frame)), frame]
-    return [_SIZE.pack(len(frame)), frame[:header_length], *pieces]
-
-
-def _produce_acks(frame: memoryview, header_length: int, version: int) -> int:
-    """Acks of a Produce request (after the nullable TransactionalId, v3+); RemoteProtocolError if unreadable."""
-    try:
-        pos = header_length
-        if version >= 9:
-            n, pos = read_uvarint(frame, pos)
-            pos += max(n - 1, 0)
-        elif version >= 3:
-            n = struct.unpack_from(">h", frame, pos)[0]
-            pos += 2 + max(n, 0)
-        acks: int = struct.unpack_from(">h", frame, pos)[0]
-        return acks
-    except (struct.error, IndexError) as exc:
-        raise RemoteProtocolError(f"unreadable Produce request: {exc}") from exc

@@ -7,7 +7,7 @@ import pytest
 from protocol.headers import encode_request_header, peek_request_header
 from protocol.messages import fetch
 from protocol.schema import decode, encode, new
-from proxy.dataplane.relay import fetch_without_epochs
+from proxy.dataplane.connection import fetch_without_epochs
 
 
 def _frame(version: int, epoch: int) -> bytes:

@@ -134,6 +134,7 @@ BAD_VALUES = [
     ("limits.connect_timeout_s", "10s", "limits.connect_timeout_s"),
     ("limits.connect_timeout_s", float("inf"), "limits.connect_timeout_s"),
     ("limits.write_low_water_bytes", 4194304, "limits.write_low_water_bytes"),
+    ("limits.max_buffered_bytes", 1024, "limits.max_buffered_bytes"),
     ("switch.drain_timeout_s", -1, "switch.drain_timeout_s"),
     ("switch.catch_up_timeout_s", False, "switch.catch_up_timeout_s"),
     ("logging.level", "LOUD", "logging.level"),
