@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 # tests run in a random order (pytest-randomly); rerun one order with `make test SEED=<printed seed>`
 SEED ?= $(shell $(PYTHON) -c 'import random; print(random.randrange(1 << 31))')
+SEED := $(SEED)
 
 .PHONY: install jars demo test lint typecheck unit integration bench clean
 
