@@ -91,6 +91,8 @@ def pauses(comparison: Comparison) -> dict[str, dict[str, float | bool]]:
     """Per library: the longest pause direct and through the proxy, and whether the target holds."""
     out: dict[str, dict[str, float | bool]] = {}
     for library in LIBRARIES:
+        if library in comparison.no_control:
+            continue
         direct, proxied = comparison.result(library, "direct"), comparison.result(library, "proxy")
         out[library] = {"direct_s": round(direct.pause_s, 2), "proxy_s": round(proxied.pause_s, 2),
                         "within_target": proxied.pause_s <= direct.pause_s + PAUSE_SLACK_S}
