@@ -153,14 +153,15 @@ class ClusterAdmin:
         return {tp: info for tp, info in (await self.partitions()).items()
                 if is_replicated_topic(tp[0], info.internal)}
 
-    async def end_offsets(self, parts: dict[TopicPartition, PartitionInfo], isolation: int = READ_UNCOMMITTED
-                          ) -> dict[TopicPartition, int]:
-        """Log end offsets (READ_UNCOMMITTED) or last stable offsets (READ_COMMITTED)."""
+    async def end_offsets(self, parts: dict[TopicPartition, PartitionInfo], isolation: int = READ_UNCOMMITTED,
+                          timestamp: int = LATEST) -> dict[TopicPartition, int]:
+        """ListOffsets at `timestamp`: log end offsets (LATEST, READ_UNCOMMITTED), last stable offsets
+        (LATEST, READ_COMMITTED) or log start offsets (EARLIEST)."""
         out: dict[TopicPartition, int] = {}
         for leader, tps in _by_leader(parts).items():
             body = {"ReplicaId": -1, "IsolationLevel": isolation, "Topics": [
                 {"Name": topic, "Partitions": [
-                    {"PartitionIndex": p, "CurrentLeaderEpoch": -1, "Timestamp": LATEST} for p in partitions]}
+                    {"PartitionIndex": p, "CurrentLeaderEpoch": -1, "Timestamp": timestamp} for p in partitions]}
                 for topic, partitions in _group(tps).items()]}
             response = await self._request(list_offsets, body, leader)
             for topic in response.Topics:
@@ -168,6 +169,9 @@ class ClusterAdmin:
                     if p.ErrorCode != 0:
                         raise AdminError(f"ListOffsets {topic.Name}-{p.PartitionIndex} error {p.ErrorCode}")
                     out[(topic.Name, p.PartitionIndex)] = p.Offset
+        missing = set(parts) - set(out)
+        if missing:
+            raise AdminError(f"ListOffsets: no answer for {sorted(missing)}")
         return out
 
     async def read_partition(self, tp: TopicPartition, leader: int, start: int, max_bytes: int = 4 << 20
@@ -211,16 +215,8 @@ class ClusterAdmin:
 
     async def log_start_offset(self, tp: TopicPartition, leader: int) -> int:
         """The first offset the partition still holds (retention and DeleteRecords move it)."""
-        body = {"ReplicaId": -1, "IsolationLevel": READ_UNCOMMITTED, "Topics": [
-            {"Name": tp[0], "Partitions": [{"PartitionIndex": tp[1], "CurrentLeaderEpoch": -1,
-                                            "Timestamp": EARLIEST}]}]}
-        response = await self._request(list_offsets, body, leader)
-        for topic in response.Topics:
-            for p in topic.Partitions:
-                if p.ErrorCode != 0:
-                    raise AdminError(f"ListOffsets {tp[0]}-{tp[1]} error {p.ErrorCode}")
-                return int(p.Offset)
-        raise AdminError(f"ListOffsets {tp[0]}-{tp[1]}: no answer for the partition")
+        starts = await self.end_offsets({tp: PartitionInfo(leader, internal=False)}, timestamp=EARLIEST)
+        return starts[tp]
 
     async def committed_records(self, tp: TopicPartition, leader: int, start: int, end: int) -> list[Record]:
         """The data records a read_committed reader sees in [start, end), in offset order.
