@@ -326,7 +326,7 @@ def test_java_transactional_copier_crosses_the_switch_exactly_once(session_pair:
                                          transaction_timeout_ms=10_000).start()
         try:
             copier.wait_processed(COPIED // 4, 120)
-            run = workload.run_switch(proxy, "B", timeout_s=20)
+            run = workload.run_switch(proxy, "B", timeout_s=60)
             wait_copied(copier)
         finally:
             copier.stop()
