@@ -51,6 +51,7 @@ from proxy.switch.member_epochs import (
     unknown_member_for_unknown_group,
 )
 from proxy.switch.memberships import ClientKey, Memberships
+from proxy.switch.producer_reinit import end_txn_answer, init_producer_id_frame
 
 if TYPE_CHECKING:
     from proxy.dataplane.context import ProxyContext
@@ -60,10 +61,8 @@ if TYPE_CHECKING:
 _INT32 = struct.Struct(">i")
 _INT16 = struct.Struct(">h")
 NOT_LEADER_OR_FOLLOWER = 6
-COORDINATOR_NOT_AVAILABLE = 15
 GROUP_REQUESTS = frozenset({11, 12, 14, 68})  # JoinGroup, Heartbeat, SyncGroup, ConsumerGroupHeartbeat
 TXN_REQUESTS = frozenset({22, 24, 25, 26, 28})
-REINITIALISE_VERSION = 4  # InitProducerId sent for a stale producer's EndTxn abort: flexible, as EndTxn v5 is
 WATCHED = frozenset({0, 1}) | GROUP_REQUESTS | TXN_REQUESTS
 
 Rejoined = Callable[[str, str], None]
@@ -216,14 +215,11 @@ class SwitchInterceptor:
     def _reinitialise_request(self, header: RequestHeader, frame: memoryview) -> bytes | None:
         """A stale producer's EndTxn abort as InitProducerId(transactional id, -1, -1), same header otherwise."""
         request = schema.decode(end_txn.REQUEST, header.api_version, frame[header.header_length:])
-        if self._stale(header, request.TransactionalId, request.Committed) is not StaleProducerVerdict.REINITIALISE:
+        transactional_id = request.TransactionalId
+        if self._stale(header, transactional_id, request.Committed) is not StaleProducerVerdict.REINITIALISE:
             return None
-        init = schema.new(init_producer_id.REQUEST, REINITIALISE_VERSION, TransactionalId=request.TransactionalId,
-                          TransactionTimeoutMs=self.producer_ids.timeout_ms(request.TransactionalId),
-                          ProducerId=-1, ProducerEpoch=-1)
         self.context.metrics.rewrite(26).inc()
-        return (_INT16.pack(22) + _INT16.pack(REINITIALISE_VERSION) + bytes(frame[4:header.header_length])
-                + schema.encode(init_producer_id.REQUEST, REINITIALISE_VERSION, init))
+        return init_producer_id_frame(header, frame, transactional_id, self.producer_ids.timeout_ms(transactional_id))
 
     def _note_group_member(self, client: ClientConnection, header: RequestHeader, body: memoryview) -> None:
         found = _group_of(header, body)
@@ -293,25 +289,16 @@ class SwitchInterceptor:
         """The InitProducerId answer to a stale EndTxn abort, turned into that EndTxn's answer."""
         if entry.answer is None:
             return
-        framed = b"".join(entry.answer)
-        try:
-            init = _decode_response(22, REINITIALISE_VERSION, framed)
-        except ProtocolError as exc:
-            log.warning("switch interceptor could not read an InitProducerId response: %s", exc)
-            init = None
-        code = init.ErrorCode if init is not None else COORDINATOR_NOT_AVAILABLE  # retried; abortable would be fatal
-        answer = schema.new(end_txn.RESPONSE, entry.api_version, ThrottleTimeMs=init.ThrottleTimeMs if init else 0,
-                            ErrorCode=code, ProducerId=init.ProducerId if code == 0 else -1,
-                            ProducerEpoch=init.ProducerEpoch if code == 0 else -1)
-        entry.answer = _reframed(26, entry.api_version, framed, answer)
-        if code != 0:
+        result = end_txn_answer(b"".join(entry.answer), entry.api_version)
+        entry.answer = result.answer
+        if result.error_code != 0:
             log.info("transactional id %s: re-initialising on %s answered error %d", transactional_id,
-                     self.context.active, code)
+                     self.context.active, result.error_code)
             return
         self.producer_ids.issued(transactional_id, self.context.active)
         self.transactions.ended(transactional_id)
         log.info("transactional id %s: aborted with a producer id from before the switch; carries on with "
-                 "producer id %d from %s", transactional_id, init.ProducerId, self.context.active)
+                 "producer id %d from %s", transactional_id, result.producer_id, self.context.active)
 
     def _track_transaction(self, key: int, transactional_id: str | None, response: Any) -> None:
         if transactional_id is None:

@@ -30,9 +30,10 @@ from proxy.dataplane.connection import (
 )
 from proxy.dataplane.context import ProxyContext
 from proxy.metrics import Metrics
-from proxy.switch.interceptor import REINITIALISE_VERSION, SwitchInterceptor
+from proxy.switch.interceptor import SwitchInterceptor
 from proxy.switch.machine.fencing import COORDINATOR_LOAD_IN_PROGRESS, ProduceFence, TransactionFence
 from proxy.switch.machine.producer_ids import TRANSACTION_ABORTABLE
+from proxy.switch.producer_reinit import COORDINATOR_NOT_AVAILABLE, REINITIALISE_VERSION
 
 CONCURRENT_TRANSACTIONS = 51
 TOPIC_ID = uuid.UUID("5d2b6b0e-58c3-4d53-9b8e-52b9a6dd3f39")
@@ -187,3 +188,16 @@ def test_through_the_connection_core_the_abort_leaves_as_init_producer_id_and_re
     answer = decoded(list(back.parts), end_txn.RESPONSE, 5)
     assert (answer.ErrorCode, answer.ProducerId, answer.ProducerEpoch) == (0, 4000, 0)
     assert switch.producer_ids.issued_by("tx") == "B"
+
+
+def test_an_unreadable_answer_to_the_re_initialisation_is_retried_never_abortable() -> None:
+    switch, _ = initialised_on_a_then_switched()
+    frame = request(26, 5, 12, TransactionalId="tx", ProducerId=7, ProducerEpoch=3, Committed=False)
+    assert send(switch, frame) is None
+    payload = struct.pack(">i", 12) + b"\x00" + b"\x01"  # a body cut short
+    entry = SimpleNamespace(api_key=26, api_version=5, correlation_id=12,
+                            answer=[struct.pack(">i", len(payload)), payload])
+    switch.observe_answer(CLIENT, entry)  # type: ignore[arg-type]
+    answer = decoded(entry.answer, end_txn.RESPONSE, 5)
+    assert (answer.ErrorCode, answer.ProducerId) == (COORDINATOR_NOT_AVAILABLE, -1)
+    assert switch.producer_ids.issued_by("tx") == "A"  # still stale: the resent EndTxn is sent on again
