@@ -37,6 +37,7 @@ from protocol.messages import (
     share_acknowledge,
     share_fetch,
     sync_group,
+    txn_offset_commit,
 )
 from protocol.schema import MessageSpec
 
@@ -59,6 +60,7 @@ MESSAGES: dict[int, ModuleType] = {
         offset_for_leader_epoch,
         add_partitions_to_txn,
         end_txn,
+        txn_offset_commit,
         describe_configs,
         describe_log_dirs,
         describe_quorum,

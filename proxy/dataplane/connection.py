@@ -68,7 +68,8 @@ Buffer = bytes | bytearray | memoryview
 Part = bytes | memoryview  # a piece of an outgoing frame
 _SIZE = struct.Struct(">i")
 _INT16 = struct.Struct(">h")
-FETCH, PRODUCE, INIT_PRODUCER_ID = 1, 0, 22
+FETCH, PRODUCE = 1, 0
+REWRITTEN_BY_INTERCEPTORS = frozenset({22, 26})  # InitProducerId, EndTxn: producer ids after a switch
 
 
 # -- events ------------------------------------------------------------------------------------------------
@@ -319,7 +320,7 @@ class Connection:
         out: bytes | memoryview = frame
         if key in REQUEST_REWRITERS and key in MESSAGES:
             out = self._rewrite_request(frame, header.header_length, key, version, mapper)
-        elif key == INIT_PRODUCER_ID:
+        elif key in REWRITTEN_BY_INTERCEPTORS:
             out = decisions.rewrite_request(header, frame) or frame
         if not (key == PRODUCE and produce_acks(frame, header.header_length, version) == 0):
             self._order.expect_upstream(header.correlation_id, key, version, now)

@@ -6,7 +6,9 @@ every API it does not care about (one set lookup). It applies the fences decided
 on the new cluster, clears stale producer ids from InitProducerId after a switch, and watches
 responses to know which transactions are open and which clients rejoined. After a switch it also
 turns the target's GROUP_ID_NOT_FOUND to a KIP-848 member that brings an epoch from the source
-into the fence that makes it rejoin (`proxy.switch.member_epochs`).
+into the fence that makes it rejoin (`proxy.switch.member_epochs`), and moves transaction version 2
+producers that hold the source's producer id onto one from the target: their transaction is made
+abortable and their abort re-initialises them (`proxy.switch.machine.producer_ids`).
 
 Held fetches are answered at once with NOT_LEADER_OR_FOLLOWER per partition (every client backs off,
 refreshes metadata and retries), never forwarded: a consumer that has not rejoined still fetches
@@ -35,10 +37,12 @@ from protocol.messages import (
     offset_commit,
     produce,
     sync_group,
+    txn_offset_commit,
 )
 from protocol.record_batch import iter_batches
 from proxy.log import switch as log
 from proxy.switch.machine.fencing import ProduceFence, TransactionFence
+from proxy.switch.machine.producer_ids import TRANSACTION_ABORTABLE, ProducerIdOrigins, StaleProducerVerdict
 from proxy.switch.member_epochs import (
     FIRST_MEMBER_EPOCH_COMMIT,
     brings_foreign_epoch,
@@ -47,6 +51,7 @@ from proxy.switch.member_epochs import (
     unknown_member_for_unknown_group,
 )
 from proxy.switch.memberships import ClientKey, Memberships
+from proxy.switch.producer_reinit import end_txn_answer, init_producer_id_frame
 
 if TYPE_CHECKING:
     from proxy.dataplane.context import ProxyContext
@@ -57,7 +62,7 @@ _INT32 = struct.Struct(">i")
 _INT16 = struct.Struct(">h")
 NOT_LEADER_OR_FOLLOWER = 6
 GROUP_REQUESTS = frozenset({11, 12, 14, 68})  # JoinGroup, Heartbeat, SyncGroup, ConsumerGroupHeartbeat
-TXN_REQUESTS = frozenset({22, 24, 25, 26})
+TXN_REQUESTS = frozenset({22, 24, 25, 26, 28})
 WATCHED = frozenset({0, 1}) | GROUP_REQUESTS | TXN_REQUESTS
 
 Rejoined = Callable[[str, str], None]
@@ -66,6 +71,7 @@ _TXN_SPECS = {
     24: (add_partitions_to_txn.REQUEST, add_partitions_to_txn.RESPONSE),
     25: (add_offsets_to_txn.REQUEST, add_offsets_to_txn.RESPONSE),
     26: (end_txn.REQUEST, end_txn.RESPONSE),
+    28: (txn_offset_commit.REQUEST, txn_offset_commit.RESPONSE),
 }
 
 
@@ -82,6 +88,8 @@ class SwitchInterceptor:
         self.on_rejoined: Rejoined | None = None
         self.refused_clients: set[ClientConnection] = set()
         self.dropped_acks0 = 0
+        self.producer_ids = ProducerIdOrigins()
+        self._reinitialising: dict[tuple[int, int], str] = {}  # EndTxn sent as InitProducerId: its txn id
         self._watch: dict[tuple[int, int], tuple[int, str | None, bool]] = {}  # key, group or txn id, fence?
         self._members_of_watch: dict[tuple[int, int], tuple[ClientKey, str]] = {}
         self._pruned_at = time.monotonic()
@@ -110,6 +118,8 @@ class SwitchInterceptor:
             del self._watch[key]
         for key in [k for k in self._members_of_watch if k[0] == owner]:
             del self._members_of_watch[key]
+        for key in [k for k in self._reinitialising if k[0] == owner]:
+            del self._reinitialising[key]
         self.refused_clients.discard(client)
 
     # -- request path ----------------------------------------------------------------------------------
@@ -130,7 +140,10 @@ class SwitchInterceptor:
         return self._transaction(client, header, body)
 
     def rewrite_request(self, header: RequestHeader, frame: memoryview) -> bytes | None:
-        """InitProducerId after a switch: drop the producer id/epoch the client learned elsewhere."""
+        """InitProducerId after a switch: drop the producer id/epoch the client learned elsewhere.
+        EndTxn abort of a producer id from another cluster: an InitProducerId for its transactional id."""
+        if header.api_key == 26:
+            return self._reinitialise_request(header, frame)
         if header.api_key != 22 or not self.clear_producer_ids or header.api_version < 3:
             return None
         request = schema.decode(init_producer_id.REQUEST, header.api_version, frame[header.header_length:])
@@ -141,8 +154,11 @@ class SwitchInterceptor:
                                                                    request)
 
     def _produce(self, client: ClientConnection, header: RequestHeader, body: memoryview) -> list[bytes] | None:
+        transactional_id = produce_transactional_id(header.api_version, body)
+        if transactional_id is not None and self._stale(header, transactional_id) is StaleProducerVerdict.ABORTABLE:
+            request = schema.decode(produce.REQUEST, header.api_version, body)
+            return self._answer_produce(header, request, TRANSACTION_ABORTABLE)
         if not self.produce_fence.fenced:
-            transactional_id = produce_transactional_id(header.api_version, body)
             if transactional_id is not None:  # TV2 (KIP-890): the first Produce opens the transaction
                 self.transactions.started(transactional_id)
             return None
@@ -159,8 +175,17 @@ class SwitchInterceptor:
         if request.Acks == 0:
             self.dropped_acks0 += 1
             return []
-        answer = produce.failed_response(request, header.api_version, verdict.error_code)
+        return self._answer_produce(header, request, verdict.error_code)
+
+    def _answer_produce(self, header: RequestHeader, request: Any, error_code: int) -> list[bytes]:
+        answer = produce.failed_response(request, header.api_version, error_code)
         return [_frame(header, schema.encode(produce.RESPONSE, header.api_version, answer))]
+
+    def _stale(self, header: RequestHeader, transactional_id: str | None, committed: bool = False
+               ) -> StaleProducerVerdict:
+        """What to do with a transaction version 2 request whose producer id may be from another cluster."""
+        return self.producer_ids.verdict(header.api_key, header.api_version, transactional_id,
+                                         self.context.active, committed)
 
     def _fetch(self, header: RequestHeader, body: memoryview) -> list[bytes]:
         request = schema.decode(fetch.REQUEST, header.api_version, body)
@@ -173,19 +198,28 @@ class SwitchInterceptor:
         key, version = header.api_key, header.api_version
         request = schema.decode(_TXN_SPECS[key][0], version, body)
         transactional_id = request.get("TransactionalId", request.get("V3AndBelowTransactionalId"))
-        code = self.transactions.refusal(key, transactional_id)
+        if key == 22 and transactional_id is not None:
+            self.producer_ids.requested(transactional_id, request.TransactionTimeoutMs)
+        stale = self._stale(header, transactional_id, bool(request.get("Committed")))
+        if stale is StaleProducerVerdict.REINITIALISE and transactional_id is not None:
+            self._reinitialising[(id(client), header.correlation_id)] = transactional_id
+            return None  # rewrite_request sends it as InitProducerId
+        code = TRANSACTION_ABORTABLE if stale is StaleProducerVerdict.ABORTABLE else (
+            self.transactions.refusal(key, transactional_id))
         if code is None:
             self._watch[(id(client), header.correlation_id)] = (key, transactional_id, False)
             return None
         self.context.metrics.fenced_request(key).inc()
-        if key in (22, 25):
-            answer = schema.new(_TXN_SPECS[key][1], version, ErrorCode=code)
-        else:
-            answer = schema.new(add_partitions_to_txn.RESPONSE, version, ResultsByTopicV3AndBelow=[
-                {"Name": t.Name, "ResultsByPartition": [{"PartitionIndex": p, "PartitionErrorCode": code}
-                                                        for p in t.Partitions]}
-                for t in request.V3AndBelowTopics])
-        return [_frame(header, schema.encode(_TXN_SPECS[key][1], version, answer))]
+        return [_frame(header, schema.encode(_TXN_SPECS[key][1], version, _refusal(key, version, request, code)))]
+
+    def _reinitialise_request(self, header: RequestHeader, frame: memoryview) -> bytes | None:
+        """A stale producer's EndTxn abort as InitProducerId(transactional id, -1, -1), same header otherwise."""
+        request = schema.decode(end_txn.REQUEST, header.api_version, frame[header.header_length:])
+        transactional_id = request.TransactionalId
+        if self._stale(header, transactional_id, request.Committed) is not StaleProducerVerdict.REINITIALISE:
+            return None
+        self.context.metrics.rewrite(26).inc()
+        return init_producer_id_frame(header, frame, transactional_id, self.producer_ids.timeout_ms(transactional_id))
 
     def _note_group_member(self, client: ClientConnection, header: RequestHeader, body: memoryview) -> None:
         found = _group_of(header, body)
@@ -209,6 +243,10 @@ class SwitchInterceptor:
     def observe_answer(self, client: ClientConnection, entry: Pending) -> None:
         if entry.api_key == 8 and self.context.switch_epoch > 0 and entry.api_version >= FIRST_MEMBER_EPOCH_COMMIT:
             self._commit_answer(entry)
+            return
+        reinitialised = self._reinitialising.pop((id(client), entry.correlation_id), None)
+        if reinitialised is not None:
+            self._reinitialise_answer(entry, reinitialised)
             return
         watched = self._watch.pop((id(client), entry.correlation_id), None)
         member = self._members_of_watch.pop((id(client), entry.correlation_id), None)
@@ -247,13 +285,31 @@ class SwitchInterceptor:
             entry.answer = _reframed(8, entry.api_version, framed, response)
             self.context.metrics.rewrite(8).inc()
 
+    def _reinitialise_answer(self, entry: Pending, transactional_id: str) -> None:
+        """The InitProducerId answer to a stale EndTxn abort, turned into that EndTxn's answer."""
+        if entry.answer is None:
+            return
+        result = end_txn_answer(b"".join(entry.answer), entry.api_version)
+        entry.answer = result.answer
+        if result.error_code != 0:
+            log.info("transactional id %s: re-initialising on %s answered error %d", transactional_id,
+                     self.context.active, result.error_code)
+            return
+        self.producer_ids.issued(transactional_id, self.context.active)
+        self.transactions.ended(transactional_id)
+        log.info("transactional id %s: aborted with a producer id from before the switch; carries on with "
+                 "producer id %d from %s", transactional_id, result.producer_id, self.context.active)
+
     def _track_transaction(self, key: int, transactional_id: str | None, response: Any) -> None:
         if transactional_id is None:
             return
-        if (key == 24 and _all_partitions_ok(response)) or (key == 25 and response.ErrorCode == 0):
+        opened = {24: _all_partitions_ok, 25: _no_error, 28: _all_offsets_ok}.get(key)
+        if opened is not None and opened(response):
             self.transactions.started(transactional_id)
         elif key in (22, 26) and response.ErrorCode == 0:
             self.transactions.ended(transactional_id)
+            if key == 22:
+                self.producer_ids.issued(transactional_id, self.context.active)
 
     def _track_rejoin(self, key: int, group: str, member: tuple[ClientKey, str], response: Any) -> None:
         joined = response.ErrorCode == 0 and (key == 14 or (response.MemberEpoch > 0
@@ -359,3 +415,23 @@ def _reframed(key: int, version: int, framed: bytes, response: Any) -> list[byte
 def _all_partitions_ok(response: Any) -> bool:
     results = response.get("ResultsByTopicV3AndBelow") or []
     return all(p.PartitionErrorCode == 0 for t in results for p in t.ResultsByPartition)
+
+
+def _no_error(response: Any) -> bool:
+    return bool(response.ErrorCode == 0)
+
+
+def _all_offsets_ok(response: Any) -> bool:
+    return all(p.ErrorCode == 0 for t in response.Topics for p in t.Partitions)
+
+
+def _refusal(key: int, version: int, request: Any, code: int) -> Any:
+    """The answer to a transaction request refused with `code` (every partition, where it has them)."""
+    if key == 28:
+        return txn_offset_commit.failed_response(request, version, code)
+    if key == 24:
+        return schema.new(add_partitions_to_txn.RESPONSE, version, ResultsByTopicV3AndBelow=[
+            {"Name": t.Name, "ResultsByPartition": [{"PartitionIndex": p, "PartitionErrorCode": code}
+                                                    for p in t.Partitions]}
+            for t in request.V3AndBelowTopics])
+    return schema.new(_TXN_SPECS[key][1], version, ErrorCode=code)

@@ -25,8 +25,10 @@ default), and the switch waits for "no open transaction" before it measures the 
   AddPartitionsToTxn (24)  forward              refuse 14, every partition
   AddOffsetsToTxn (25)     forward              refuse 14
   EndTxn (26)              forward              forward: commit or abort is how a transaction ends
-  TxnOffsetCommit (28)     forward              forward: only valid after AddOffsetsToTxn, already
-                                                gated; librdkafka treats most errors on it as fatal
+  TxnOffsetCommit (28)     forward              refuse 14, every partition (transaction version 2
+                                                opens a transaction with it; version 1 clients send
+                                                it only after AddOffsetsToTxn opened one, so they
+                                                never see this refusal)
   Produce, transactional   forward (TV2 adds    refuse 6 (TV2: the first produce is what starts a
                            partitions itself)   transaction on a partition)
 
@@ -38,10 +40,11 @@ after 20 ms: a request storm for a fence that lasts seconds. NOT_COORDINATOR (16
 client through FindCoordinator on each retry, to be told the same coordinator.
 
 "Open" is what the proxy saw: a transaction opens with a successful AddPartitionsToTxn,
-AddOffsetsToTxn or transactional Produce response, and closes with an EndTxn or InitProducerId
-success for its transactional id. The executor reports those responses whether or not fenced,
-so the state is right at the moment the fence goes up. The source's own ListTransactions stays the
-authority for the switch's gate; this tracker only decides what to let through.
+AddOffsetsToTxn or TxnOffsetCommit response or a forwarded transactional Produce, and closes with
+an EndTxn or InitProducerId success for its transactional id. The executor reports those
+responses whether or not fenced, so the state is right at the moment the fence goes up. The
+source's own ListTransactions stays the authority for the switch's gate; this tracker only
+decides what to let through.
 
 acks=0 Produce has no response to carry a refusal: the executor must not forward it while fenced
 and can only drop it (counted). Such producers accept loss by their configuration.
@@ -64,7 +67,7 @@ ADD_OFFSETS_TO_TXN = 25
 END_TXN = 26
 TXN_OFFSET_COMMIT = 28
 
-GATED_WHEN_NOT_OPEN = frozenset({INIT_PRODUCER_ID, ADD_PARTITIONS_TO_TXN, ADD_OFFSETS_TO_TXN})
+GATED_WHEN_NOT_OPEN = frozenset({INIT_PRODUCER_ID, ADD_PARTITIONS_TO_TXN, ADD_OFFSETS_TO_TXN, TXN_OFFSET_COMMIT})
 """Transaction APIs refused for a transactional id without an open transaction while fenced."""
 
 
@@ -89,7 +92,8 @@ class TransactionFence:
         self._fenced = False
 
     def started(self, transactional_id: str) -> None:
-        """A successful AddPartitionsToTxn, AddOffsetsToTxn or transactional Produce response."""
+        """A successful AddPartitionsToTxn, AddOffsetsToTxn or TxnOffsetCommit response, or a transactional
+        Produce forwarded."""
         self._open.add(transactional_id)
 
     def ended(self, transactional_id: str) -> None:
@@ -101,7 +105,7 @@ class TransactionFence:
 
     def refusal(self, api_key: int, transactional_id: str | None) -> int | None:
         """The error code to answer a request with, or None to forward it. Produce is not decided
-        here (see `ProduceFence`); EndTxn and TxnOffsetCommit are always forwarded."""
+        here (see `ProduceFence`); EndTxn is always forwarded."""
         if not self._fenced or api_key not in GATED_WHEN_NOT_OPEN:
             return None
         if transactional_id is None or self.is_open(transactional_id):

@@ -87,7 +87,8 @@ def test_unfence_forwards_again_and_a_new_fence_starts_afresh() -> None:
     (ADD_OFFSETS_TO_TXN, "tx", True, None),
     (END_TXN, "tx", True, None),               # commit or abort: how transactions close
     (END_TXN, "tx", False, None),
-    (TXN_OFFSET_COMMIT, "tx", False, None),    # fatal for librdkafka if refused
+    (TXN_OFFSET_COMMIT, "tx", False, COORDINATOR_LOAD_IN_PROGRESS),  # TV2 opens a transaction with it
+    (TXN_OFFSET_COMMIT, "tx", True, None),     # TV1 sends it after AddOffsetsToTxn opened the transaction
     (PRODUCE, "tx", False, None),              # decided by ProduceFence
     (3, None, False, None),                    # Metadata
 ])

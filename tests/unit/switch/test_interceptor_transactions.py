@@ -36,7 +36,7 @@ def produce_frame(version: int, transactional_id: str | None, partition: int = 0
 def new_interceptor() -> tuple[SwitchInterceptor, TransactionFence, ProduceFence]:
     transactions = TransactionFence()
     fence = ProduceFence(transactions)
-    context: Any = SimpleNamespace(metrics=Metrics())
+    context: Any = SimpleNamespace(metrics=Metrics(), active="A", switch_epoch=0)
     return SwitchInterceptor(context, fence, transactions), transactions, fence
 
 

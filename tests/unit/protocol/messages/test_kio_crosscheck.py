@@ -31,6 +31,7 @@ from protocol.primitives import ZERO_UUID
 from protocol.schema import UNKNOWN_TAGS, MessageSpec, decode, encode, new
 
 NOT_SERVED_BY_44 = {("init_producer_id", 6)}  # kio knows v6; 4.4 marks it unstable
+KIO_OLD_NAMES = {"generation_id": "generation_id_or_member_epoch"}  # kio's TxnOffsetCommit predates KIP-848
 
 st.register_type_strategy(Records, st.binary(max_size=16))  # kio registers no strategy for records
 
@@ -102,7 +103,7 @@ def assert_same(ours: cs.Container, theirs: Any, path: str) -> None:
     kio_fields = dataclasses.fields(theirs)
     assert len(kio_fields) == len(keys), path
     for f in kio_fields:
-        key = keys.get(f.name) or keys[f.name + "_ms"]
+        key = keys.get(f.name) or keys.get(KIO_OLD_NAMES.get(f.name, "")) or keys[f.name + "_ms"]
         mine, value = ours[key], getattr(theirs, f.name)
         if mine is None and "tag" in f.metadata:
             assert value == _default(f), f"{path}.{key}: absent tag but kio holds {value!r}"
