@@ -21,6 +21,7 @@ from proxy.dataplane.context import ProxyContext
 from proxy.dataplane.relay import ClientConnection
 from proxy.log import proxy as log
 from proxy.metrics import Metrics
+from proxy.state.open_store import open_store
 
 
 class ProxyServer:
@@ -31,15 +32,18 @@ class ProxyServer:
         self.metrics = metrics or Metrics()
         self.context = ProxyContext(config, self.metrics)
         self.audit = AuditLog(config.admin.audit_log)
-        self.control = Control(self.context, self.audit)
+        self.control = Control(self.context, self.audit, open_store(config.state))
         self._servers: list[asyncio.Server] = []
         self._admin_runner: Any = None
         self.bootstrap_port = config.listeners.bootstrap_port
         self.admin_port = config.admin.port
 
     async def start(self) -> None:
+        """Resume the switch state first: no listener opens before the proxy knows its active cluster."""
         loop = asyncio.get_running_loop()
         ctx = self.context
+        await self.control.executor.resume_from_store()
+        ctx.spawn(self.control.executor.follow_store(), "state-store")
         for name, monitor in ctx.monitors.items():
             ctx.spawn(monitor.run(), f"monitor-{name}")
         ctx.spawn(ctx.close_idle_clients(), "idle-clients")

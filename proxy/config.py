@@ -100,6 +100,15 @@ class SwitchConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StateConfig:
+    """Where the active cluster, the switch epoch, fences and switch records outlive the process."""
+
+    backend: str = "file"
+    path: str | None = None
+    """The state file; None keeps the state in memory only (a restart starts from `active`)."""
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingConfig:
     level: str = "INFO"
     json: bool = False
@@ -115,6 +124,7 @@ class ProxyConfig:
     admin: AdminConfig = field(default_factory=AdminConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     switch: SwitchConfig = field(default_factory=SwitchConfig)
+    state: StateConfig = field(default_factory=StateConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     def broker_port(self, node: int) -> int:
@@ -146,7 +156,7 @@ def load(path: str | os.PathLike[str]) -> ProxyConfig:
 def parse(raw: object) -> ProxyConfig:
     """Build a ProxyConfig from plain data, or raise ConfigError at the first bad key."""
     top = _section(raw, "", ("virtual_cluster", "listeners", "clusters", "active", "mirrors", "admin",
-                             "limits", "switch", "logging"))
+                             "limits", "switch", "state", "logging"))
     clusters = _clusters(top.get("clusters", _REQUIRED))
     config = ProxyConfig(
         virtual_cluster=_virtual_cluster(top.get("virtual_cluster", {})),
@@ -157,6 +167,7 @@ def parse(raw: object) -> ProxyConfig:
         admin=_admin(top.get("admin", {})),
         limits=_limits(top.get("limits", {})),
         switch=_switch(top.get("switch", {})),
+        state=_state(top.get("state", {})),
         logging=_logging(top.get("logging", {})),
     )
     _check_ports(config)
@@ -301,6 +312,15 @@ def _switch(raw: object) -> SwitchConfig:
         fetch_hold_timeout_s=_seconds(d, "fetch_hold_timeout_s", p, dflt.fetch_hold_timeout_s),
         match_window_records=_int(d, "match_window_records", p, dflt.match_window_records, 0, 10_000_000),
     )
+
+
+def _state(raw: object) -> StateConfig:
+    p = "state"
+    d = _section(raw, p, ("backend", "path"))
+    backend = _str(d, "backend", p, "file")
+    if backend != "file":
+        raise ConfigError(f"{p}.backend", f"expected 'file' (etcd is not supported yet), got {backend!r}")
+    return StateConfig(backend=backend, path=_str(d, "path", p, None))
 
 
 def _logging(raw: object) -> LoggingConfig:

@@ -17,6 +17,10 @@ from typing import Any
 from proxy.admin.audit import AuditLog
 from proxy.dataplane.context import WRITE_APIS, ProxyContext
 from proxy.log import switch as log
+from proxy.state.memory_store import MemoryStateStore
+from proxy.state.resume import FIRST_BOOT, Resumed, resume
+from proxy.state.snapshot import SWITCH_RECORDS, ClusterState
+from proxy.state.store import StateStoreError, SwitchStateStore
 from proxy.switch.interceptor import SwitchInterceptor
 from proxy.switch.machine import actions as act
 from proxy.switch.machine import events as ev
@@ -32,6 +36,7 @@ from proxy.upstream.position_prover import PositionProver
 
 DRAIN_POLL_S = 0.02
 PROGRESS_EVERY_S = 5.0
+STATE_POLL_S = 5.0
 
 
 class SwitchRefused(Exception):
@@ -41,12 +46,18 @@ class SwitchRefused(Exception):
 class SwitchExecutor:
     """Owns the machine, the fences and the interceptor of one proxy process."""
 
-    def __init__(self, context: ProxyContext, audit: AuditLog | None = None) -> None:
+    def __init__(self, context: ProxyContext, audit: AuditLog | None = None,
+                 store: SwitchStateStore | None = None) -> None:
         self.context = context
         self.audit = audit or AuditLog(None)
+        self.store: SwitchStateStore = store or MemoryStateStore()
         cfg = context.config.switch
-        self.machine = SwitchMachine(context.active, limits=Limits.from_seconds(
-            cfg.drain_timeout_s, cfg.catch_up_timeout_s, cfg.fetch_hold_timeout_s))
+        self._limits = Limits.from_seconds(cfg.drain_timeout_s, cfg.catch_up_timeout_s, cfg.fetch_hold_timeout_s)
+        self.machine = SwitchMachine(context.active, context.switch_epoch, limits=self._limits)
+        self.persisted = ClusterState(context.active, context.switch_epoch)
+        self.stored_records: dict[str, dict[str, Any]] = {}
+        self.resumed: Resumed | None = None
+        self._writes: set[asyncio.Task[Any]] = set()
         self.transactions = TransactionFence()
         self.produce_fence = ProduceFence(self.transactions)
         self.interceptor = SwitchInterceptor(context, self.produce_fence, self.transactions)
@@ -89,13 +100,98 @@ class SwitchExecutor:
 
     def record(self, switch_id: str) -> dict[str, Any] | None:
         record = self.machine.record(switch_id) or self.records.get(switch_id)
-        return None if record is None else record.to_dict()
+        return self.stored_records.get(switch_id) if record is None else record.to_dict()
 
     def status(self) -> dict[str, Any]:
         return {"phase": str(self.machine.phase), "switch_epoch": self.machine.epoch,
                 "replication_lag_records": {f"{s}->{t}": lag for (s, t), lag in self.last_lag.items()},
                 "fenced": self.produce_fence.fenced, "fetch_hold": self.interceptor.holding,
                 "held_clients": self.interceptor.held_clients}
+
+    def state_status(self) -> dict[str, Any]:
+        """Where the switch state lives and where this process's came from (for /v1/status)."""
+        resumed = self.resumed
+        return {"store": self.store.description, "persistent": self.store.persistent,
+                "resumed_from": None if resumed is None else resumed.source,
+                "note": None if resumed is None else resumed.note,
+                "persisted": {"active": self.persisted.active, "switch_epoch": self.persisted.epoch,
+                              "operator_fenced": self.persisted.operator_fenced},
+                "switch_records": len(self.stored_records.keys() | self.machine.records.keys())}
+
+    # -- durable state -------------------------------------------------------------------------------
+
+    async def resume_from_store(self) -> Resumed:
+        """Read the store and take its state; call before any listener opens. Raises StateStoreError
+        (unreadable, corrupt, unknown cluster): the proxy must not start on a guess."""
+        config = self.context.config
+        resumed = resume(await self.store.load(), config.active, config.clusters, self.store.description)
+        if resumed.source == FIRST_BOOT:
+            await self.store.compare_and_swap(0, resumed.cluster)
+        for key, record in resumed.closed.items():
+            await self.store.put_record(SWITCH_RECORDS, key, record)
+        cluster = resumed.cluster
+        self.context.set_active(cluster.active, cluster.epoch)
+        self.machine = SwitchMachine(cluster.active, cluster.epoch, limits=self._limits)
+        self.persisted = cluster
+        self.stored_records = {k: dict(v) for k, v in resumed.records.items()}
+        self._ids = itertools.count(len(self.stored_records) + 1)
+        self.resumed = resumed
+        self._show_persisted(cluster)
+        if cluster.operator_fenced:
+            self._feed(ev.OperatorFenced(now=self.now()))
+        (log.warning if resumed.note and resumed.source != FIRST_BOOT else log.info)(
+            "switch state from %s: active %s, epoch %d%s%s", self.store.description, cluster.active, cluster.epoch,
+            ", operator fence up" if cluster.operator_fenced else "", f" ({resumed.note})" if resumed.note else "")
+        return resumed
+
+    async def follow_store(self, every_s: float = STATE_POLL_S) -> None:
+        """Keep the `kfp_state_*` gauges on what the store holds, so an alert sees this process's routing
+        disagree with it (a hand-edited file, a write that failed, another instance's flip)."""
+        async for stored in self.store.watch(every_s):
+            self._show_persisted(stored.cluster)
+            mine = (self.machine.active, self.machine.epoch)
+            if (stored.cluster.active, stored.cluster.epoch) != mine and not self.machine.running:
+                log.error("stored switch state (active %s, epoch %d) disagrees with this process (active %s, "
+                          "epoch %d)", stored.cluster.active, stored.cluster.epoch, *mine)
+
+    def _show_persisted(self, cluster: ClusterState) -> None:
+        metrics = self.context.metrics
+        metrics.state_switch_epoch.set(cluster.epoch)
+        metrics.set_state_active(cluster.active)
+
+    def _persist_fences(self) -> None:
+        """An operator fence or unfence outside a switch: store it (in the background, in order)."""
+        state = self.machine.state
+        want = ClusterState(state.active, state.epoch, state.operator_fenced)
+        if self.machine.running or want == self.persisted or (want.active, want.epoch) != (
+                self.persisted.active, self.persisted.epoch):
+            return
+        self.persisted = want
+        self._write_later(self.store.compare_and_swap(want.epoch, want), "fences")
+
+    def _save_record(self, switch_id: str) -> None:
+        record = self.machine.record(switch_id) or self.records.get(switch_id)
+        if record is not None:
+            data = record.to_dict()
+            self.stored_records[switch_id] = data
+            self._write_later(self.store.put_record(SWITCH_RECORDS, switch_id, data), f"record {switch_id}")
+
+    def _write_later(self, write: Awaitable[Any], what: str) -> None:
+        async def run() -> None:
+            try:
+                await write
+            except StateStoreError as exc:
+                self.context.metrics.state_write_errors.inc()
+                log.error("could not persist %s: %s", what, exc)
+
+        task = asyncio.get_running_loop().create_task(run(), name=f"state-{what}")
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def flush(self) -> None:
+        """Wait for every state write started so far (on shutdown: the last record must land)."""
+        while self._writes:
+            await asyncio.gather(*list(self._writes), return_exceptions=True)
 
     async def observe_progress(self, every_s: float = PROGRESS_EVERY_S) -> None:
         """While no switch runs, keep the latest mirror progress: an emergency switch reports its tail
@@ -136,7 +232,9 @@ class SwitchExecutor:
 
     async def close(self) -> None:
         self._cancel_pending()
+        await self.flush()
         await asyncio.gather(*(a.close() for a in self._admins.values()), return_exceptions=True)
+        await self.store.close()
 
     # -- the loop between machine and world ----------------------------------------------------------
 
@@ -154,6 +252,7 @@ class SwitchExecutor:
             except Exception as exc:
                 log.exception("switch action %s failed", type(action).__name__)
                 failed.append(f"{type(action).__name__}: {exc!r}")
+        self._persist_fences()
         if failed:
             asyncio.get_running_loop().call_soon(self._feed, ev.CheckFailed(
                 now=self.now(), phase=self.machine.phase, reason=f"executor action failed: {'; '.join(failed)}"))
@@ -219,6 +318,7 @@ class SwitchExecutor:
 
     def _do_RecordPhase(self, action: act.RecordPhase) -> None:
         log.info("switch %s: phase %s", action.switch_id, action.phase)
+        self._save_record(action.switch_id)
 
     def _do_EmitAudit(self, action: act.EmitAudit) -> None:
         self.audit.record("switch", action.action, {"switch_id": action.switch_id}, action.outcome, action.evidence)
@@ -229,6 +329,7 @@ class SwitchExecutor:
     def _do_Finish(self, action: act.Finish) -> None:
         self._cancel_pending()
         self.records[action.switch_id] = action.record
+        self._save_record(action.switch_id)
         self.context.metrics.switch_outcome(str(action.outcome)).inc()
         for timing in action.record.to_dict().get("phases", []):
             if timing["duration_ms"] is not None:
@@ -354,9 +455,30 @@ class SwitchExecutor:
         self._reply_later(write(), Phase.CATCH_UP, "write-groups")
 
     def _do_FlipActive(self, action: act.FlipActive) -> None:
-        self.context.set_active(action.target, action.epoch)
-        self.interceptor.clear_producer_ids = True
-        asyncio.get_running_loop().call_soon(self._feed, ev.ActiveFlipped(now=self.now(), epoch=action.epoch))
+        """Persist first, then flip, with no await between the flip and ActiveFlipped.
+
+        A crash after the persist resumes on the target, which is safe: every gate had passed and
+        the source was fenced and drained, so nothing acknowledged is missing there. A crash before it
+        resumes on the source, which is an abort. A persist that fails aborts the switch (CheckFailed):
+        routing never moves to a cluster a restart would not come back to. Nothing else can move the
+        machine out of FLIPPING meanwhile (it has no timeout there and refuses operator requests).
+        """
+        new = ClusterState(action.target, action.epoch)
+
+        async def persist_then_flip() -> ev.Event:
+            try:
+                await self.store.compare_and_swap(action.epoch - 1, new)
+            except StateStoreError as exc:
+                self.context.metrics.state_write_errors.inc()
+                return ev.CheckFailed(now=self.now(), phase=Phase.SWITCH,
+                                      reason=f"could not persist epoch {action.epoch} on {action.target}: {exc}")
+            self.persisted = new
+            self._show_persisted(new)
+            self.context.set_active(action.target, action.epoch)
+            self.interceptor.clear_producer_ids = True
+            return ev.ActiveFlipped(now=self.now(), epoch=action.epoch)
+
+        self._reply_later(persist_then_flip(), Phase.SWITCH, "flip")
 
     def _do_DisconnectClients(self, action: act.DisconnectClients) -> None:
         if action.scope == DisconnectScope.ALL:
