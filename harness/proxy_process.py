@@ -5,6 +5,8 @@ their cost would be charged to the proxy. Here the proxy is a separate process s
 operator starts it: a YAML config on free loopback ports, the CLI, a log file. It is registered with
 `harness.processes` (killed if we die, stopped at exit) and is ready once the admin `/readyz`
 answers 200. The fd limit is inherited: raise RLIMIT_NOFILE before `start()` for many connections.
+Unless the config names one, the switch state lives in `state.json` of the proxy's work directory,
+so `restart()` resumes from it as an operator's restart would.
 """
 
 from __future__ import annotations
@@ -60,8 +62,11 @@ class ProxyProcess:
     """A proxy subprocess; `bootstrap` is what clients dial, `pid` what profilers and RSS probes read."""
 
     def __init__(self, raw: dict[str, Any], workdir: Path | None = None) -> None:
-        self.config: ProxyConfig = parse(raw)
         self.workdir = workdir or processes.make_workdir("proxy")
+        if "state" not in raw:
+            raw = {**raw, "state": {"path": str(self.workdir / "state.json")}}
+        self.config: ProxyConfig = parse(raw)
+        self.state_path = None if self.config.state.path is None else Path(self.config.state.path)
         self.config_path = self.workdir / "proxy.yaml"
         self.log_path = self.workdir / "proxy.log"
         self.config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
@@ -139,6 +144,11 @@ class ProxyProcess:
         if self.process is not None:
             processes.stop_many([self.process], grace_s)
             self.process = None
+
+    def restart(self, timeout_s: float = READY_TIMEOUT_S) -> ProxyProcess:
+        """Stop (SIGTERM) and start again on the same config, state file and log."""
+        self.stop()
+        return self.start(timeout_s)
 
     def __enter__(self) -> ProxyProcess:
         return self.start() if self.process is None else self
