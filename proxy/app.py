@@ -32,7 +32,7 @@ class ProxyServer:
         self.metrics = metrics or Metrics()
         self.context = ProxyContext(config, self.metrics)
         self.audit = AuditLog(config.admin.audit_log)
-        self.control = Control(self.context, self.audit, open_store(config.state))
+        self.control = Control(self.context, self.audit, open_store(config))
         self._servers: list[asyncio.Server] = []
         self._admin_runner: Any = None
         self.bootstrap_port = config.listeners.bootstrap_port
@@ -53,6 +53,7 @@ class ProxyServer:
         bootstrap = await loop.create_server(lambda: ClientConnection(ctx, None), listeners.bind_host,
                                              listeners.bootstrap_port, reuse_address=True)
         self.bootstrap_port = bootstrap.sockets[0].getsockname()[1]
+        self.audit.instance = f"{listeners.advertised_host}:{self.bootstrap_port}"
         self._servers.append(bootstrap)
         for node in range(listeners.max_brokers):
             server = await loop.create_server(lambda n=node: ClientConnection(ctx, n), listeners.bind_host,  # type: ignore[misc]

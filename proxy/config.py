@@ -106,6 +106,10 @@ class StateConfig:
     backend: str = "file"
     path: str | None = None
     """The state file; None keeps the state in memory only (a restart starts from `active`)."""
+    endpoints: tuple[str, ...] = ()
+    """etcd client URLs (backend etcd)."""
+    prefix: str | None = None
+    """etcd key prefix (backend etcd); None: /kafka-failover-proxy/<virtual cluster id>."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,11 +320,22 @@ def _switch(raw: object) -> SwitchConfig:
 
 def _state(raw: object) -> StateConfig:
     p = "state"
-    d = _section(raw, p, ("backend", "path"))
+    d = _section(raw, p, ("backend", "path", "endpoints", "prefix"))
     backend = _str(d, "backend", p, "file")
-    if backend != "file":
-        raise ConfigError(f"{p}.backend", f"expected 'file' (etcd is not supported yet), got {backend!r}")
-    return StateConfig(backend=backend, path=_str(d, "path", p, None))
+    if backend not in ("file", "etcd"):
+        raise ConfigError(f"{p}.backend", f"expected 'file' or 'etcd', got {backend!r}")
+    endpoints = tuple(_list(d, "endpoints", p, []))
+    for i, url in enumerate(endpoints):
+        if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+/?$", url):
+            raise ConfigError(f"{p}.endpoints[{i}]", f"expected an etcd client URL like http://host:2379, got {url!r}")
+    if backend == "etcd" and not endpoints:
+        raise ConfigError(f"{p}.endpoints", "backend etcd needs at least one endpoint")
+    if backend == "etcd" and "path" in d:
+        raise ConfigError(f"{p}.path", "a state file is for backend file; etcd keeps the state under `prefix`")
+    prefix = _str(d, "prefix", p, None)
+    if prefix is not None and not prefix.startswith("/"):
+        raise ConfigError(f"{p}.prefix", f"expected a key prefix starting with '/', got {prefix!r}")
+    return StateConfig(backend=backend, path=_str(d, "path", p, None), endpoints=endpoints, prefix=prefix)
 
 
 def _logging(raw: object) -> LoggingConfig:
