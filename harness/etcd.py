@@ -78,7 +78,7 @@ class Etcd:
     def healthy(self) -> bool:
         try:
             with urllib.request.urlopen(self.endpoint + "/health", timeout=2) as response:
-                return json.loads(response.read()).get("health") == "true"
+                return bool(json.loads(response.read()).get("health") == "true")
         except (OSError, ValueError, urllib.error.URLError):
             return False
 

@@ -21,6 +21,8 @@ from proxy.dataplane.context import ProxyContext
 from proxy.dataplane.relay import ClientConnection
 from proxy.log import proxy as log
 from proxy.metrics import Metrics
+from proxy.state.etcd_fleet import EtcdFleet
+from proxy.state.etcd_store import EtcdStateStore
 from proxy.state.open_store import open_store
 
 
@@ -35,6 +37,7 @@ class ProxyServer:
         self.control = Control(self.context, self.audit, open_store(config))
         self._servers: list[asyncio.Server] = []
         self._admin_runner: Any = None
+        self.fleet: EtcdFleet | None = None
         self.bootstrap_port = config.listeners.bootstrap_port
         self.admin_port = config.admin.port
 
@@ -60,9 +63,29 @@ class ProxyServer:
                                               self.config.broker_port(node), reuse_address=True)
             self._servers.append(server)
         await self._start_admin()
+        await self._join_fleet()
         log.info("proxy listening: bootstrap %s:%d, brokers %s:%d-%d, active cluster %s",
                  listeners.advertised_host, self.bootstrap_port, listeners.advertised_host,
                  self.config.broker_port(0), self.config.broker_port(listeners.max_brokers - 1), ctx.active)
+
+    async def _join_fleet(self) -> None:
+        """With a shared store: register this instance under a lease and fail closed when it lapses."""
+        executor = self.control.executor
+        if not isinstance(executor.store, EtcdStateStore):
+            return
+        listeners = self.config.listeners
+        ctx = self.context
+
+        def describe() -> dict[str, Any]:
+            return {"bootstrap": self.audit.instance, "admin": f"{self.config.admin.bind_host}:{self.admin_port}",
+                    "active": ctx.active, "switch_epoch": ctx.switch_epoch,
+                    "fenced": executor.produce_fence.fenced, "max_brokers": listeners.max_brokers}
+
+        fleet = EtcdFleet(executor.store, self.audit.instance or "?", self.config.state.lease_ttl_s, describe)
+        await fleet.join()
+        executor.fleet_view = lambda: fleet.view
+        ctx.spawn(fleet.keep_alive(executor.on_lease), "fleet-lease")
+        self.fleet = fleet
 
     async def _wait_first_views(self, timeout_s: float = 10.0) -> None:
         """Give the monitors a moment so the first clients see real API versions."""
@@ -87,6 +110,8 @@ class ProxyServer:
                 await asyncio.wait_for(server.wait_closed(), timeout_s)
         if self._admin_runner is not None:
             await self._admin_runner.cleanup()
+        if self.fleet is not None:
+            await self.fleet.leave()
         await self.control.close()
         await self.context.cancel_tasks()
 

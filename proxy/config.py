@@ -110,6 +110,8 @@ class StateConfig:
     """etcd client URLs (backend etcd)."""
     prefix: str | None = None
     """etcd key prefix (backend etcd); None: /kafka-failover-proxy/<virtual cluster id>."""
+    lease_ttl_s: float = 10
+    """etcd lease of each instance: out of reach this long, an instance fences produce (fail closed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,7 +322,7 @@ def _switch(raw: object) -> SwitchConfig:
 
 def _state(raw: object) -> StateConfig:
     p = "state"
-    d = _section(raw, p, ("backend", "path", "endpoints", "prefix"))
+    d = _section(raw, p, ("backend", "path", "endpoints", "prefix", "lease_ttl_s"))
     backend = _str(d, "backend", p, "file")
     if backend not in ("file", "etcd"):
         raise ConfigError(f"{p}.backend", f"expected 'file' or 'etcd', got {backend!r}")
@@ -335,7 +337,8 @@ def _state(raw: object) -> StateConfig:
     prefix = _str(d, "prefix", p, None)
     if prefix is not None and not prefix.startswith("/"):
         raise ConfigError(f"{p}.prefix", f"expected a key prefix starting with '/', got {prefix!r}")
-    return StateConfig(backend=backend, path=_str(d, "path", p, None), endpoints=endpoints, prefix=prefix)
+    return StateConfig(backend=backend, path=_str(d, "path", p, None), endpoints=endpoints, prefix=prefix,
+                       lease_ttl_s=_seconds(d, "lease_ttl_s", p, StateConfig().lease_ttl_s))
 
 
 def _logging(raw: object) -> LoggingConfig:

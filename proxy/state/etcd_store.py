@@ -62,7 +62,7 @@ class EtcdStateStore:
 
     async def load(self) -> StoredState | None:
         cluster, _ = await self._read_cluster()
-        answer = await self._call("/v3/kv/range", {"key": _b64(self.records_prefix),
+        answer = await self.call("/v3/kv/range", {"key": _b64(self.records_prefix),
                                                     "range_end": _prefix_end(self.records_prefix)})
         records: dict[str, dict[str, Any]] = {}
         for kv in answer.get("kvs", []):
@@ -87,14 +87,14 @@ class EtcdStateStore:
             guard = ({"key": _b64(self.cluster_key), "target": "CREATE", "result": "EQUAL", "create_revision": "0"}
                      if current is None else
                      {"key": _b64(self.cluster_key), "target": "MOD", "result": "EQUAL", "mod_revision": revision})
-            answer = await self._call("/v3/kv/txn", {
+            answer = await self.call("/v3/kv/txn", {
                 "compare": [guard], "success": [{"request_put": {"key": _b64(self.cluster_key), "value": value}}]})
             if answer.get("succeeded"):
                 return StoredState(cluster)
         raise StateConflict(f"{self.description}: the cluster state kept changing ({CAS_ATTEMPTS} attempts)")
 
     async def put_record(self, kind: str, key: str, value: Any) -> None:
-        await self._call("/v3/kv/put", {"key": _b64(f"{self.records_prefix}{kind}/{key}"),
+        await self.call("/v3/kv/put", {"key": _b64(f"{self.records_prefix}{kind}/{key}"),
                                         "value": _b64(json.dumps(value, sort_keys=True))})
 
     async def watch(self, every_s: float) -> AsyncIterator[StoredState]:
@@ -117,8 +117,21 @@ class EtcdStateStore:
 
     # -- etcd ------------------------------------------------------------------------------------------
 
+    async def get_json(self, key: str) -> tuple[Any, str | None]:
+        """(decoded JSON value or None, mod revision) of one key."""
+        kvs = (await self.call("/v3/kv/range", {"key": _b64(key)})).get("kvs", [])
+        if not kvs:
+            return None, None
+        return json.loads(_unb64(kvs[0].get("value", ""))), kvs[0]["mod_revision"]
+
+    async def put_json(self, key: str, value: Any, lease: str | None = None) -> None:
+        body: dict[str, Any] = {"key": _b64(key), "value": _b64(json.dumps(value, sort_keys=True))}
+        if lease is not None:
+            body["lease"] = lease
+        await self.call("/v3/kv/put", body)
+
     async def _read_cluster(self) -> tuple[ClusterState | None, str | None]:
-        answer = await self._call("/v3/kv/range", {"key": _b64(self.cluster_key)})
+        answer = await self.call("/v3/kv/range", {"key": _b64(self.cluster_key)})
         kvs = answer.get("kvs", [])
         if not kvs:
             return None, None
@@ -131,7 +144,12 @@ class EtcdStateStore:
             raise StateStoreError(f"switch state in etcd is corrupt: {exc}") from None
 
     async def _stream(self, start_revision: int) -> AsyncIterator[StoredState]:
-        body = {"create_request": {"key": _b64(self.cluster_key), "start_revision": str(start_revision)}}
+        async for value in self.stream_key(self.cluster_key, start_revision):
+            yield StoredState(self._decode_cluster(value))
+
+    async def stream_key(self, key: str, start_revision: int) -> AsyncIterator[str]:
+        """The base64 value of every PUT of `key` from `start_revision` on, until the stream drops."""
+        body = {"create_request": {"key": _b64(key), "start_revision": str(start_revision)}}
         session = self._client()
         for endpoint in self.endpoints:
             try:
@@ -140,13 +158,13 @@ class EtcdStateStore:
                     async for line in resp.content:
                         for event in json.loads(line).get("result", {}).get("events", []):
                             if event.get("type", "PUT") == "PUT":
-                                yield StoredState(self._decode_cluster(event["kv"].get("value", "")))
+                                yield event["kv"].get("value", "")
                 return
             except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
                 log.debug("watch on %s failed: %s", endpoint, exc)
         raise StateStoreError(f"no etcd endpoint of {self.description} answers the watch")
 
-    async def _call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST to the first endpoint that answers; all failing is a StateStoreError naming each."""
         errors = []
         for endpoint in self.endpoints:

@@ -17,6 +17,7 @@ from typing import Any
 from proxy.admin.audit import AuditLog
 from proxy.dataplane.context import WRITE_APIS, ProxyContext
 from proxy.log import switch as log
+from proxy.state.lease_clock import Verdict
 from proxy.state.memory_store import MemoryStateStore
 from proxy.state.resume import FIRST_BOOT, Resumed, resume
 from proxy.state.snapshot import SWITCH_RECORDS, ClusterState
@@ -58,6 +59,9 @@ class SwitchExecutor:
         self.stored_records: dict[str, dict[str, Any]] = {}
         self.resumed: Resumed | None = None
         self._writes: set[asyncio.Task[Any]] = set()
+        self.state_lost = False
+        """Fail closed: the shared state was out of reach for a lease TTL; produce stays fenced."""
+        self.fleet_view: Callable[[], list[dict[str, Any]]] | None = None
         self.transactions = TransactionFence()
         self.produce_fence = ProduceFence(self.transactions)
         self.interceptor = SwitchInterceptor(context, self.produce_fence, self.transactions)
@@ -116,7 +120,9 @@ class SwitchExecutor:
                 "note": None if resumed is None else resumed.note,
                 "persisted": {"active": self.persisted.active, "switch_epoch": self.persisted.epoch,
                               "operator_fenced": self.persisted.operator_fenced},
-                "switch_records": len(self.stored_records.keys() | self.machine.records.keys())}
+                "switch_records": len(self.stored_records.keys() | self.machine.records.keys()),
+                "state_lost": self.state_lost,
+                "fleet": None if self.fleet_view is None else self.fleet_view()}
 
     # -- durable state -------------------------------------------------------------------------------
 
@@ -153,6 +159,45 @@ class SwitchExecutor:
             if (stored.cluster.active, stored.cluster.epoch) != mine and not self.machine.running:
                 log.error("stored switch state (active %s, epoch %d) disagrees with this process (active %s, "
                           "epoch %d)", stored.cluster.active, stored.cluster.epoch, *mine)
+
+    async def on_lease(self, verdict: Verdict) -> bool:
+        """Fail closed while the shared state is out of reach; open again only on the same state.
+
+        An instance cut off for a whole lease TTL may have missed a flip, so it refuses produce and
+        new transactions (clients retry) instead of writing on a stale view. When it reaches the
+        store again it re-reads the state: the same active cluster and epoch lift that fence (unless
+        an operator or a switch wants the fence anyway); anything else keeps it up. Answers False when
+        the state could not be read (the caller reports REGAINED again later)."""
+        if verdict == Verdict.LOST:
+            self.state_lost = True
+            log.error("switch state out of reach for a lease TTL: produce and new transactions fenced until "
+                      "it is read again")
+            self.transactions.fence()
+            self.produce_fence.fence()
+            self.context.metrics.fenced.set(1)
+            return True
+        try:
+            stored = await self.store.load()
+        except StateStoreError as exc:
+            log.warning("store reachable again but the state could not be read: %s", exc)
+            return False
+        mine = (self.machine.active, self.machine.epoch)
+        if stored is None or (stored.cluster.active, stored.cluster.epoch) != mine:
+            seen = None if stored is None else (stored.cluster.active, stored.cluster.epoch)
+            log.critical("the stored switch state %s is not the one this instance routes by %s: a switch "
+                         "happened while it was cut off; staying fenced (restart it to resume)", seen, mine)
+            return True
+        self.state_lost = False
+        if not self._fence_wanted():
+            self._do_UnfenceTransactions(act.UnfenceTransactions())
+            self._do_DisconnectClients(act.DisconnectClients(DisconnectScope.REFUSED_PRODUCERS))
+            self._do_UnfenceProduce(act.UnfenceProduce())
+        log.warning("switch state read again (active %s, epoch %d): fail-closed fence lifted", *mine)
+        return True
+
+    def _fence_wanted(self) -> bool:
+        state = self.machine.state
+        return state.operator_fenced or (state.run is not None and state.running and state.run.fenced)
 
     def _show_persisted(self, cluster: ClusterState) -> None:
         metrics = self.context.metrics
@@ -289,6 +334,9 @@ class SwitchExecutor:
         self.transactions.fence()
 
     def _do_UnfenceTransactions(self, action: act.UnfenceTransactions) -> None:
+        if self.state_lost:  # fail closed wins over the machine until the state is read again
+            log.warning("transactions stay fenced: the switch state is out of reach")
+            return
         self.transactions.unfence()
 
     def _do_FenceProduce(self, action: act.FenceProduce) -> None:
@@ -298,6 +346,9 @@ class SwitchExecutor:
         asyncio.get_running_loop().call_soon(self._feed, ev.ProduceFenced(now=self.now()))
 
     def _do_UnfenceProduce(self, action: act.UnfenceProduce) -> None:
+        if self.state_lost:
+            log.warning("produce stays fenced: the switch state is out of reach")
+            return
         self.produce_fence.unfence()
         self.interceptor.refused_clients.clear()
         self.context.metrics.fenced.set(0)

@@ -10,6 +10,7 @@ from harness.proxy_thread import proxy_config
 from proxy.dataplane.context import ProxyContext
 from proxy.metrics import Metrics
 from proxy.state.file_store import FileStateStore
+from proxy.state.lease_clock import Verdict
 from proxy.state.memory_store import MemoryStateStore
 from proxy.state.snapshot import SWITCH_RECORDS, ClusterState, StoredState
 from proxy.state.store import StateStoreError
@@ -108,3 +109,52 @@ def test_an_operator_unfence_is_persisted_too(tmp_path: Path) -> None:
 
     stored = asyncio.run(scenario())
     assert stored is not None and stored.cluster == ClusterState("A", 0, operator_fenced=False)
+
+
+def test_fail_closed_fences_until_the_same_state_is_read_again() -> None:
+    async def scenario() -> list[tuple[bool, bool]]:
+        switch = executor(MemoryStateStore())
+        await switch.resume_from_store()
+        seen = []
+        await switch.on_lease(Verdict.LOST)
+        seen.append((switch.produce_fence.fenced, switch.transactions.fenced))
+        switch.fence()
+        switch.unfence()  # the operator's unfence does not lift the fail-closed fence
+        seen.append((switch.produce_fence.fenced, switch.transactions.fenced))
+        assert await switch.on_lease(Verdict.REGAINED)
+        seen.append((switch.produce_fence.fenced, switch.transactions.fenced))
+        await switch.close()
+        return seen
+
+    assert asyncio.run(scenario()) == [(True, True), (True, True), (False, False)]
+
+
+def test_a_flip_missed_while_cut_off_keeps_the_fence_up() -> None:
+    async def scenario() -> tuple[bool, bool]:
+        store = MemoryStateStore()
+        switch = executor(store)
+        await switch.resume_from_store()
+        await switch.on_lease(Verdict.LOST)
+        await store.compare_and_swap(0, ClusterState("B", 1))  # another instance flipped meanwhile
+        await switch.on_lease(Verdict.REGAINED)
+        answer = switch.produce_fence.fenced, switch.state_lost
+        await switch.close()
+        return answer
+
+    assert asyncio.run(scenario()) == (True, True)
+
+
+def test_a_regained_store_that_cannot_be_read_is_not_a_regained_view() -> None:
+    class Unreadable(MemoryStateStore):
+        async def load(self) -> StoredState | None:
+            raise StateStoreError("etcd unreachable")
+
+    async def scenario() -> tuple[bool, bool]:
+        switch = executor(Unreadable())
+        await switch.on_lease(Verdict.LOST)
+        accepted = await switch.on_lease(Verdict.REGAINED)
+        answer = accepted, switch.produce_fence.fenced
+        await switch.close()
+        return answer
+
+    assert asyncio.run(scenario()) == (False, True)
