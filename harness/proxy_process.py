@@ -11,6 +11,7 @@ so `restart()` resumes from it as an operator's restart would.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -107,14 +108,26 @@ class ProxyProcess:
         return self.admin_get("/readyz")[0] == 200
 
     def admin_get(self, path: str, timeout_s: float = 5.0) -> tuple[int, str]:
-        """(status, body) of a GET on the admin API; (0, reason) when nothing answers."""
+        """(status, body) of a GET on the admin API (with the configured token file's bearer token,
+        which /v1 reads need when one is set); (0, reason) when nothing answers."""
+        request = urllib.request.Request(self.admin_url + path)
+        token_file = self.config.admin.token_file
+        if token_file is not None and Path(token_file).exists():
+            request.add_header("Authorization", f"Bearer {Path(token_file).read_text().strip()}")
         try:
-            with urllib.request.urlopen(self.admin_url + path, timeout=timeout_s) as response:
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode()
         except OSError as exc:
             return 0, str(exc)
+
+    def status(self) -> dict[str, Any]:
+        """`GET /v1/status` decoded; anything but 200 is an error naming what answered."""
+        code, body = self.admin_get("/v1/status")
+        if code != 200:
+            raise RuntimeError(f"/v1/status answered {code}: {body[:200]}")
+        return dict(json.loads(body))
 
     def metric(self, name: str) -> float:
         """Sum of every sample of one Prometheus metric (all label values) from `/metrics`."""

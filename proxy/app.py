@@ -84,7 +84,9 @@ class ProxyServer:
         fleet = EtcdFleet(executor.store, self.audit.instance or "?", self.config.state.lease_ttl_s, describe)
         await fleet.join()
         executor.fleet_view = lambda: fleet.view
+        executor.fleet = fleet
         ctx.spawn(fleet.keep_alive(executor.on_lease), "fleet-lease")
+        ctx.spawn(executor.follow_intents(), "fleet-follow")
         self.fleet = fleet
 
     async def _wait_first_views(self, timeout_s: float = 10.0) -> None:

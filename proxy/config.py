@@ -111,7 +111,7 @@ class StateConfig:
     prefix: str | None = None
     """etcd key prefix (backend etcd); None: /kafka-failover-proxy/<virtual cluster id>."""
     lease_ttl_s: float = 10
-    """etcd lease of each instance: out of reach this long, an instance fences produce (fail closed)."""
+    """etcd lease of each instance; out of reach for 2/3 of it, an instance fences produce (fail closed)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,18 +30,18 @@ CAS_ATTEMPTS = 5
 RECONNECT_S = 1.0
 
 
-def _b64(text: str | bytes) -> str:
+def b64(text: str | bytes) -> str:
     return base64.b64encode(text.encode() if isinstance(text, str) else text).decode()
 
 
-def _unb64(text: str) -> bytes:
+def unb64(text: str) -> bytes:
     return base64.b64decode(text)
 
 
-def _prefix_end(prefix: str) -> str:
+def prefix_end(prefix: str) -> str:
     """The range end that covers every key starting with `prefix` (etcd's prefix convention)."""
     raw = prefix.encode()
-    return _b64(raw[:-1] + bytes([raw[-1] + 1]))
+    return b64(raw[:-1] + bytes([raw[-1] + 1]))
 
 
 class EtcdStateStore:
@@ -62,13 +62,13 @@ class EtcdStateStore:
 
     async def load(self) -> StoredState | None:
         cluster, _ = await self._read_cluster()
-        answer = await self.call("/v3/kv/range", {"key": _b64(self.records_prefix),
-                                                    "range_end": _prefix_end(self.records_prefix)})
+        answer = await self.call("/v3/kv/range", {"key": b64(self.records_prefix),
+                                                    "range_end": prefix_end(self.records_prefix)})
         records: dict[str, dict[str, Any]] = {}
         for kv in answer.get("kvs", []):
-            kind, _, key = _unb64(kv["key"]).decode()[len(self.records_prefix):].partition("/")
+            kind, _, key = unb64(kv["key"]).decode()[len(self.records_prefix):].partition("/")
             try:
-                records.setdefault(kind, {})[key] = json.loads(_unb64(kv.get("value", "")))
+                records.setdefault(kind, {})[key] = json.loads(unb64(kv.get("value", "")))
             except ValueError as exc:
                 raise StateStoreError(f"{self.description}: record {kind}/{key} is corrupt: {exc}") from None
         if cluster is None:
@@ -78,24 +78,24 @@ class EtcdStateStore:
         return StoredState(cluster, records)
 
     async def compare_and_swap(self, expected_epoch: int, cluster: ClusterState) -> StoredState:
-        value = _b64(encode(StoredState(cluster)))
+        value = b64(encode(StoredState(cluster)))
         for _ in range(CAS_ATTEMPTS):
             current, revision = await self._read_cluster()
             stored_epoch = 0 if current is None else current.epoch
             if stored_epoch != expected_epoch:
                 raise StateConflict(f"{self.description} holds epoch {stored_epoch}, expected {expected_epoch}")
-            guard = ({"key": _b64(self.cluster_key), "target": "CREATE", "result": "EQUAL", "create_revision": "0"}
+            guard = ({"key": b64(self.cluster_key), "target": "CREATE", "result": "EQUAL", "create_revision": "0"}
                      if current is None else
-                     {"key": _b64(self.cluster_key), "target": "MOD", "result": "EQUAL", "mod_revision": revision})
+                     {"key": b64(self.cluster_key), "target": "MOD", "result": "EQUAL", "mod_revision": revision})
             answer = await self.call("/v3/kv/txn", {
-                "compare": [guard], "success": [{"request_put": {"key": _b64(self.cluster_key), "value": value}}]})
+                "compare": [guard], "success": [{"request_put": {"key": b64(self.cluster_key), "value": value}}]})
             if answer.get("succeeded"):
                 return StoredState(cluster)
         raise StateConflict(f"{self.description}: the cluster state kept changing ({CAS_ATTEMPTS} attempts)")
 
     async def put_record(self, kind: str, key: str, value: Any) -> None:
-        await self.call("/v3/kv/put", {"key": _b64(f"{self.records_prefix}{kind}/{key}"),
-                                        "value": _b64(json.dumps(value, sort_keys=True))})
+        await self.call("/v3/kv/put", {"key": b64(f"{self.records_prefix}{kind}/{key}"),
+                                        "value": b64(json.dumps(value, sort_keys=True))})
 
     async def watch(self, every_s: float) -> AsyncIterator[StoredState]:
         """The cluster state now, then at every change; reconnects (and re-reads) when the stream drops."""
@@ -119,19 +119,19 @@ class EtcdStateStore:
 
     async def get_json(self, key: str) -> tuple[Any, str | None]:
         """(decoded JSON value or None, mod revision) of one key."""
-        kvs = (await self.call("/v3/kv/range", {"key": _b64(key)})).get("kvs", [])
+        kvs = (await self.call("/v3/kv/range", {"key": b64(key)})).get("kvs", [])
         if not kvs:
             return None, None
-        return json.loads(_unb64(kvs[0].get("value", ""))), kvs[0]["mod_revision"]
+        return json.loads(unb64(kvs[0].get("value", ""))), kvs[0]["mod_revision"]
 
     async def put_json(self, key: str, value: Any, lease: str | None = None) -> None:
-        body: dict[str, Any] = {"key": _b64(key), "value": _b64(json.dumps(value, sort_keys=True))}
+        body: dict[str, Any] = {"key": b64(key), "value": b64(json.dumps(value, sort_keys=True))}
         if lease is not None:
             body["lease"] = lease
         await self.call("/v3/kv/put", body)
 
     async def _read_cluster(self) -> tuple[ClusterState | None, str | None]:
-        answer = await self.call("/v3/kv/range", {"key": _b64(self.cluster_key)})
+        answer = await self.call("/v3/kv/range", {"key": b64(self.cluster_key)})
         kvs = answer.get("kvs", [])
         if not kvs:
             return None, None
@@ -139,7 +139,7 @@ class EtcdStateStore:
 
     def _decode_cluster(self, value: str) -> ClusterState:
         try:
-            return decode(_unb64(value), f"{self.description} {self.cluster_key}").cluster
+            return decode(unb64(value), f"{self.description} {self.cluster_key}").cluster
         except StateFormatError as exc:
             raise StateStoreError(f"switch state in etcd is corrupt: {exc}") from None
 
@@ -149,7 +149,7 @@ class EtcdStateStore:
 
     async def stream_key(self, key: str, start_revision: int) -> AsyncIterator[str]:
         """The base64 value of every PUT of `key` from `start_revision` on, until the stream drops."""
-        body = {"create_request": {"key": _b64(key), "start_revision": str(start_revision)}}
+        body = {"create_request": {"key": b64(key), "start_revision": str(start_revision)}}
         session = self._client()
         for endpoint in self.endpoints:
             try:

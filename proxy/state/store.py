@@ -43,3 +43,24 @@ class SwitchStateStore(Protocol):
     def watch(self, every_s: float) -> AsyncIterator[StoredState]: ...
 
     async def close(self) -> None: ...
+
+
+class FleetCoordinator(Protocol):
+    """How one switch moves every instance of a fleet (etcd: `proxy.state.etcd_fleet.EtcdFleet`).
+
+    The leader announces the switch (`phase` fence, then its outcome); followers fence, drain and
+    acknowledge; the leader's drain waits for every registered instance; the flip is the leader's
+    compare-and-swap, which followers see through the store's watch and follow.
+    """
+
+    instance_id: str
+
+    async def announce(self, intent: dict[str, Any]) -> None: ...
+
+    async def ack_drained(self, switch_id: str, evidence: dict[str, Any]) -> None: ...
+
+    async def not_drained(self, switch_id: str) -> list[str]: ...
+
+    async def members(self) -> list[dict[str, Any]]: ...
+
+    def intents(self) -> AsyncIterator[dict[str, Any]]: ...

@@ -21,7 +21,7 @@ from proxy.state.lease_clock import Verdict
 from proxy.state.memory_store import MemoryStateStore
 from proxy.state.resume import FIRST_BOOT, Resumed, resume
 from proxy.state.snapshot import SWITCH_RECORDS, ClusterState
-from proxy.state.store import StateStoreError, SwitchStateStore
+from proxy.state.store import FleetCoordinator, StateStoreError, SwitchStateStore
 from proxy.switch.interceptor import SwitchInterceptor
 from proxy.switch.machine import actions as act
 from proxy.switch.machine import events as ev
@@ -38,6 +38,8 @@ from proxy.upstream.position_prover import PositionProver
 DRAIN_POLL_S = 0.02
 PROGRESS_EVERY_S = 5.0
 STATE_POLL_S = 5.0
+FLEET_REPORT_EARLY_MS = 150
+LEADER_CHECK_S = 1.0
 
 
 class SwitchRefused(Exception):
@@ -62,6 +64,9 @@ class SwitchExecutor:
         self.state_lost = False
         """Fail closed: the shared state was out of reach for a lease TTL; produce stays fenced."""
         self.fleet_view: Callable[[], list[dict[str, Any]]] | None = None
+        self.fleet: FleetCoordinator | None = None
+        self.following: str | None = None
+        """The id of a switch another instance leads that this one is fenced for."""
         self.transactions = TransactionFence()
         self.produce_fence = ProduceFence(self.transactions)
         self.interceptor = SwitchInterceptor(context, self.produce_fence, self.transactions)
@@ -88,6 +93,8 @@ class SwitchExecutor:
 
     def start_switch(self, target: str, mode: str, dry_run: bool, timeout_s: float,
                      accept_replay: bool = False) -> str:
+        if self.following is not None:
+            raise SwitchRefused(f"this instance follows switch {self.following} led by another instance")
         switch_id = f"sw-{time.strftime('%Y%m%dT%H%M%S')}-{next(self._ids)}"
         self._feed(ev.SwitchRequested(now=self.now(), switch_id=switch_id, source=self.machine.active,
                                       target=target, mode=mode, dry_run=dry_run, timeout_s=timeout_s,
@@ -156,7 +163,10 @@ class SwitchExecutor:
         async for stored in self.store.watch(every_s):
             self._show_persisted(stored.cluster)
             mine = (self.machine.active, self.machine.epoch)
-            if (stored.cluster.active, stored.cluster.epoch) != mine and not self.machine.running:
+            if self.fleet is not None and stored.cluster.epoch > self.machine.epoch and not self.machine.running \
+                    and not self.state_lost:
+                self._follow_flip(stored.cluster)
+            elif (stored.cluster.active, stored.cluster.epoch) != mine and not self.machine.running:
                 log.error("stored switch state (active %s, epoch %d) disagrees with this process (active %s, "
                           "epoch %d)", stored.cluster.active, stored.cluster.epoch, *mine)
 
@@ -194,6 +204,127 @@ class SwitchExecutor:
             self._do_UnfenceProduce(act.UnfenceProduce())
         log.warning("switch state read again (active %s, epoch %d): fail-closed fence lifted", *mine)
         return True
+
+    # -- following a switch another instance leads ------------------------------------------------------
+
+    async def follow_intents(self) -> None:
+        """Fence and drain for a switch another instance announced; lift the fence when it aborts."""
+        if self.fleet is None:
+            return
+        async for intent in self.fleet.intents():
+            try:
+                self._on_intent(intent)
+            except Exception:
+                log.exception("could not follow switch intent %s", intent)
+
+    def _on_intent(self, intent: dict[str, Any]) -> None:
+        if self.fleet is None or intent.get("leader") == self.fleet.instance_id:
+            return
+        switch_id, phase = intent.get("switch_id"), intent.get("phase")
+        if phase == "fence" and isinstance(switch_id, str) and self.following != switch_id:
+            if self.machine.running or intent.get("epoch_before") != self.machine.epoch:
+                log.warning("switch %s of %s not followed: this instance is at epoch %d%s", switch_id,
+                            intent.get("leader"), self.machine.epoch, " and running its own switch"
+                            if self.machine.running else "")
+                return
+            self.following = switch_id
+            self._unknown_fate_at_fence = self.context.writes_of_unknown_fate
+            self.transactions.fence()
+            self.produce_fence.fence()
+            self.context.metrics.fenced.set(1)
+            log.info("following switch %s led by %s: fenced, draining", switch_id, intent.get("leader"))
+            self._write_later(self._follower_drain(switch_id), f"drain for {switch_id}")
+            watcher = asyncio.get_running_loop().create_task(self._watch_leader(switch_id, str(intent.get("leader"))),
+                                                             name=f"leader-of-{switch_id}")
+            self._tasks.add(watcher)
+            watcher.add_done_callback(self._tasks.discard)
+        elif phase == "aborted" and self.following == switch_id:
+            self.following = None
+            self._lift_follower_fence()
+            log.info("switch %s led by %s aborted: fence lifted", switch_id, intent.get("leader"))
+        elif phase == "succeeded" and self.following == switch_id:
+            self.following = None  # the flip itself arrives through the store's watch
+
+    async def _follower_drain(self, switch_id: str) -> None:
+        """Acknowledge only a clean drain: no ack makes the leader's drain time out, which aborts."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.context.config.switch.drain_timeout_s
+        while self._outstanding_writes() and loop.time() < deadline and self.following == switch_id:
+            await asyncio.sleep(DRAIN_POLL_S)
+        outstanding = self._outstanding_writes()
+        unknown = self.context.writes_of_unknown_fate - self._unknown_fate_at_fence
+        if self.following != switch_id or outstanding or unknown or self.fleet is None:
+            log.error("switch %s: not acknowledging the drain (%d in flight, %d of unknown fate)", switch_id,
+                      outstanding, unknown)
+            return
+        await self.fleet.ack_drained(switch_id, {"outstanding": 0, "unknown_fate": 0})
+
+    async def _watch_leader(self, switch_id: str, leader: str) -> None:
+        """A leader that dies mid-switch never announces an outcome: once its lease is gone, the store
+        decides. The same epoch means it died before the flip (an abort: lift the fence); a higher one
+        means it flipped, and the store's watch moves this instance too."""
+        if self.fleet is None:
+            return
+        while self.following == switch_id:
+            await asyncio.sleep(LEADER_CHECK_S)
+            try:
+                alive = any(m.get("instance") == leader for m in await self.fleet.members())
+                stored = None if alive else await self.store.load()
+            except StateStoreError as exc:
+                log.warning("switch %s: cannot check on leader %s: %s", switch_id, leader, exc)
+                continue
+            if alive or self.following != switch_id:
+                continue
+            self.following = None
+            if stored is not None and stored.cluster.epoch > self.machine.epoch:
+                self._follow_flip(stored.cluster)
+            else:
+                self._lift_follower_fence()
+            log.warning("switch %s: leader %s is gone (lease expired); this instance is on %s at epoch %d",
+                        switch_id, leader, self.machine.active, self.machine.epoch)
+
+    def _follow_flip(self, cluster: ClusterState) -> None:
+        """Another instance flipped the fleet: hold fetches, route to the target, reconnect everyone,
+        lift the fence: the leader's order, so this instance's clients see what the leader's see."""
+        self.records.update(self.machine.records)
+        self.interceptor.hold_fetches()
+        self.context.set_active(cluster.active, cluster.epoch)
+        self.machine = SwitchMachine(cluster.active, cluster.epoch, limits=self._limits)
+        self.persisted = cluster
+        self.interceptor.clear_producer_ids = True
+        count = self.context.disconnect_all("switch: reconnect to the new active cluster")
+        self.following = None
+        self._lift_follower_fence()
+        asyncio.get_running_loop().call_later(self.context.config.switch.fetch_hold_timeout_s,
+                                              self._release_follower_hold, cluster.epoch)
+        log.warning("followed the fleet to %s at epoch %d (%d client connections closed)", cluster.active,
+                    cluster.epoch, count)
+
+    def _release_follower_hold(self, epoch: int) -> None:
+        if not self.machine.running and self.machine.epoch == epoch:
+            self.interceptor.release_fetches()
+
+    def _lift_follower_fence(self) -> None:
+        if self._fence_wanted() or self.state_lost:
+            return
+        self._do_UnfenceTransactions(act.UnfenceTransactions())
+        self._do_DisconnectClients(act.DisconnectClients(DisconnectScope.REFUSED_PRODUCERS))
+        self._do_UnfenceProduce(act.UnfenceProduce())
+
+    def _announce(self, switch_id: str, phase: str, source: str, target: str, epoch_before: int) -> None:
+        if self.fleet is not None:
+            self._write_later(self.fleet.announce({"switch_id": switch_id, "phase": phase, "source": source,
+                                                   "target": target, "epoch_before": epoch_before}),
+                              f"switch intent {phase}")
+
+    async def _fleet_not_drained(self) -> list[str]:
+        run = self.machine.state.run
+        if self.fleet is None or run is None:
+            return []
+        try:
+            return await self.fleet.not_drained(run.switch_id)
+        except StateStoreError as exc:
+            return [f"(fleet state unreachable: {exc})"]
 
     def _fence_wanted(self) -> bool:
         state = self.machine.state
@@ -340,6 +471,9 @@ class SwitchExecutor:
         self.transactions.unfence()
 
     def _do_FenceProduce(self, action: act.FenceProduce) -> None:
+        run = self.machine.state.run
+        if self.machine.running and run is not None:  # a switch, not an operator fence: the fleet follows
+            self._announce(run.switch_id, "fence", run.source, run.target, self.machine.epoch)
         self._unknown_fate_at_fence = self.context.writes_of_unknown_fate
         self.produce_fence.fence()
         self.context.metrics.fenced.set(1)
@@ -381,6 +515,9 @@ class SwitchExecutor:
         self._cancel_pending()
         self.records[action.switch_id] = action.record
         self._save_record(action.switch_id)
+        record = action.record
+        if not record.dry_run:
+            self._announce(action.switch_id, str(action.outcome), record.source, record.target, record.epoch_before)
         self.context.metrics.switch_outcome(str(action.outcome)).inc()
         for timing in action.record.to_dict().get("phases", []):
             if timing["duration_ms"] is not None:
@@ -404,8 +541,13 @@ class SwitchExecutor:
         while True:
             outstanding = self._outstanding_writes()
             if outstanding == 0:
-                unknown = self.context.writes_of_unknown_fate - self._unknown_fate_at_fence
-                return ev.InFlightDrained(now=self.now(), drained_count=drained, unknown_fate=unknown)
+                missing = await self._fleet_not_drained()
+                if not missing:
+                    unknown = self.context.writes_of_unknown_fate - self._unknown_fate_at_fence
+                    return ev.InFlightDrained(now=self.now(), drained_count=drained, unknown_fate=unknown)
+                if self.now() >= deadline - FLEET_REPORT_EARLY_MS:  # before the phase timer, to name them
+                    return ev.CheckFailed(now=self.now(), phase=Phase.DRAIN,
+                                          reason=f"drain: instance(s) {', '.join(missing)} did not report drained")
             if self.now() >= deadline:
                 return ev.DrainTimedOut(now=self.now(), outstanding=outstanding)
             drained = max(drained, outstanding)
@@ -544,6 +686,8 @@ class SwitchExecutor:
     # -- helpers -------------------------------------------------------------------------------------
 
     def _rejoined(self, client_id: str, group: str) -> None:
+        if not self.machine.running:  # a follower's hold: nothing in this machine waits for it
+            return
         self._feed(ev.ClientRejoined(now=self.now(), client_id=client_id, group=group))
 
     async def _not_before(self, at: int) -> None:

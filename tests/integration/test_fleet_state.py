@@ -8,40 +8,21 @@ same state.
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from harness.etcd import Etcd
 from harness.proxy_process import ProxyProcess, raw_config
+from harness.workload import wait_until
 
 pytestmark = pytest.mark.integration
 
 LEASE_TTL_S = 2
 
 
-@pytest.fixture
-def etcd() -> Iterator[Etcd]:
-    with Etcd() as server:
-        yield server
-
-
-def _status(proxy: ProxyProcess) -> dict[str, Any]:
-    code, body = proxy.admin_get("/v1/status")
-    assert code == 200, body
-    return dict(json.loads(body))
-
-
-def _wait(condition: Callable[[], bool], what: str, timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout_s:.0f} s: {what}")
-        time.sleep(0.2)
 
 
 def test_instances_share_a_fleet_view_and_fail_closed_while_etcd_is_gone(
@@ -50,20 +31,24 @@ def test_instances_share_a_fleet_view_and_fail_closed_while_etcd_is_gone(
              "lease_ttl_s": LEASE_TTL_S}
     clusters = {"A": cluster_a.bootstrap, "B": cluster_b.bootstrap}
     proxies = [ProxyProcess(raw_config(clusters, "A", state=state)) for _ in range(2)]
+
+    def every(check: Callable[[ProxyProcess], bool], what: str) -> None:
+        wait_until(lambda: all(check(p) for p in proxies), 90, lambda: f"not within 90 s: {what}", every_s=0.2)
+
     try:
         for proxy in proxies:
             proxy.start()
         bootstraps = sorted(p.bootstrap for p in proxies)
-        _wait(lambda: all(sorted(m["instance"] for m in _status(p)["state"]["fleet"]) == bootstraps
-                          for p in proxies), "each instance lists both")
-        first = _status(proxies[0])
+        every(lambda p: sorted(m["instance"] for m in p.status()["state"]["fleet"]) == bootstraps,
+              "each instance lists both")
+        first = proxies[0].status()
         assert (first["active"], first["state"]["resumed_from"]) == ("A", "config")
-        assert _status(proxies[1])["state"]["resumed_from"] == "state"  # the first one wrote it
+        assert proxies[1].status()["state"]["resumed_from"] == "state"  # the first one wrote it
         etcd.stop()
-        _wait(lambda: all(p.metric("kfp_fenced") == 1 and _status(p)["state"]["state_lost"] for p in proxies),
+        every(lambda p: p.metric("kfp_fenced") == 1 and p.status()["state"]["state_lost"],
               "both fenced after the lease TTL without etcd")
         etcd.start()
-        _wait(lambda: all(p.metric("kfp_fenced") == 0 and not _status(p)["state"]["state_lost"] for p in proxies),
+        every(lambda p: p.metric("kfp_fenced") == 0 and not p.status()["state"]["state_lost"],
               "both unfenced once etcd answers with the same state")
     finally:
         for proxy in proxies:
