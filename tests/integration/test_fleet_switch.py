@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 
 from harness import workload
 from harness.etcd import Etcd
-from harness.mirror import Mirror
+from harness.mirror import Mirror, start_mirror
 from harness.proxy_process import ProxyProcess, raw_config
 from harness.workload import SwitchRun, wait_until
 from harness.workload_verify import verify
@@ -30,6 +31,18 @@ TOKEN = "fleet-token"
 INSTANCES = 3
 RATE = 100.0
 BEFORE, AFTER = 200, 200
+MIRROR_READY_S = 300  # JVM start-up on a loaded 2-core machine
+
+
+@pytest.fixture(scope="module")
+def mirror(cluster_a: Any, cluster_b: Any) -> Iterator[Mirror]:
+    """This module's own A->B MirrorMaker 2, given longer to start than the session's."""
+    started = start_mirror(cluster_a.bootstrap, cluster_b.bootstrap, source_alias="A", target_alias="B",
+                           ready_timeout_s=MIRROR_READY_S)
+    try:
+        yield started
+    finally:
+        started.stop()
 
 
 
@@ -45,7 +58,7 @@ def _fleet(a: Any, b: Any, etcd: Etcd, tmp_path: Path) -> list[ProxyProcess]:
 
 
 def test_a_switch_asked_of_one_instance_moves_the_fleet_losing_and_duplicating_nothing(
-        cluster_a: Any, cluster_b: Any, mirror_ab: Mirror, new_topic: Any, etcd: Etcd, tmp_path: Path) -> None:
+        cluster_a: Any, cluster_b: Any, mirror: Mirror, new_topic: Any, etcd: Etcd, tmp_path: Path) -> None:
     topic = new_topic(cluster_a, partitions=3)
     proxies = _fleet(cluster_a, cluster_b, etcd, tmp_path)
     producers = []
