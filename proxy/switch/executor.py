@@ -244,6 +244,13 @@ class SwitchExecutor:
             log.info("switch %s led by %s aborted: fence lifted", switch_id, intent.get("leader"))
         elif phase == "succeeded" and self.following == switch_id:
             self.following = None  # the flip itself arrives through the store's watch
+        if phase in ("succeeded", "aborted"):  # the leader's record, for GET /v1/switch/{id} here too
+            self._write_later(self._refresh_records(), "switch records")
+
+    async def _refresh_records(self) -> None:
+        stored = await self.store.load()
+        if stored is not None:
+            self.stored_records.update({k: dict(v) for k, v in stored.of_kind(SWITCH_RECORDS).items()})
 
     async def _follower_drain(self, switch_id: str) -> None:
         """Acknowledge only a clean drain: no ack makes the leader's drain time out, which aborts."""

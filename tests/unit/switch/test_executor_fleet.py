@@ -170,3 +170,19 @@ def test_a_follower_whose_leader_died_after_the_flip_follows_it() -> None:
         return answer
 
     assert asyncio.run(scenario()) == (False, "B", 1)
+
+
+def test_a_follower_answers_with_the_leaders_record_once_the_switch_ended() -> None:
+    async def scenario() -> dict[str, Any] | None:
+        store = MemoryStateStore()
+        switch = executor(FakeFleet(), store)
+        await switch.resume_from_store()
+        switch._on_intent(FENCE)
+        await store.put_record("switch", "sw-other", {"switch_id": "sw-other", "final": True, "outcome": "aborted"})
+        switch._on_intent({**FENCE, "phase": "aborted"})
+        await switch.flush()
+        record = switch.record("sw-other")
+        await switch.close()
+        return record
+
+    assert asyncio.run(scenario()) == {"switch_id": "sw-other", "final": True, "outcome": "aborted"}
