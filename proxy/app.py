@@ -120,7 +120,12 @@ class ProxyServer:
 
 async def serve(config: ProxyConfig) -> None:
     server = ProxyServer(config)
-    await server.start()
+    try:
+        await server.start()
+    except BaseException:
+        with contextlib.suppress(Exception):  # the start's own error is the one to report
+            await server.stop(timeout_s=1.0)  # what started (tasks, the store's session) ends with us
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

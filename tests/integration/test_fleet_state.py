@@ -33,14 +33,14 @@ def test_instances_share_a_fleet_view_and_fail_closed_while_etcd_is_gone(
     state = {"backend": "etcd", "endpoints": [etcd.endpoint], "prefix": f"/kfp-test/{uuid.uuid4().hex[:8]}",
              "lease_ttl_s": LEASE_TTL_S}
     clusters = {"A": cluster_a.bootstrap, "B": cluster_b.bootstrap}
-    proxies = [ProxyProcess(raw_config(clusters, "A", state=state)) for _ in range(2)]
+    proxies: list[ProxyProcess] = []
 
     def every(check: Callable[[ProxyProcess], bool], what: str) -> None:
         wait_until(lambda: all(check(p) for p in proxies), 90, lambda: f"not within 90 s: {what}", every_s=0.2)
 
     try:
-        for proxy in proxies:
-            proxy.start()
+        for _ in range(2):  # ports are chosen free just before each start, so two cannot pick the same
+            proxies.append(ProxyProcess(raw_config(clusters, "A", state=state)).start())
         bootstraps = sorted(p.bootstrap for p in proxies)
         every(lambda p: sorted(m["instance"] for m in p.status()["state"]["fleet"]) == bootstraps,
               "each instance lists both")

@@ -47,24 +47,25 @@ def mirror(cluster_a: Any, cluster_b: Any) -> Iterator[Mirror]:
 
 
 
-def _fleet(a: Any, b: Any, etcd: Etcd, tmp_path: Path) -> list[ProxyProcess]:
+def _fleet(a: Any, b: Any, etcd: Etcd, tmp_path: Path, proxies: list[ProxyProcess]) -> None:
+    """Start INSTANCES proxies into `proxies`, each on ports chosen free just before it starts."""
     token = tmp_path / "token"
     token.write_text(TOKEN)
     state = {"backend": "etcd", "endpoints": [etcd.endpoint], "prefix": f"/kfp-test/{uuid.uuid4().hex[:8]}",
              "lease_ttl_s": 5}
-    return [ProxyProcess(raw_config({"A": a.bootstrap, "B": b.bootstrap}, "A", state=state,
-                                    mirrors=[{"source": "A", "target": "B"}], admin={"token_file": str(token)}))
-            for _ in range(INSTANCES)]
+    for _ in range(INSTANCES):
+        proxies.append(ProxyProcess(raw_config({"A": a.bootstrap, "B": b.bootstrap}, "A", state=state,
+                                               mirrors=[{"source": "A", "target": "B"}],
+                                               admin={"token_file": str(token)})).start())
 
 
 def test_a_switch_asked_of_one_instance_moves_the_fleet_losing_and_duplicating_nothing(
         cluster_a: Any, cluster_b: Any, mirror: Mirror, new_topic: Any, etcd: Etcd, tmp_path: Path) -> None:
     topic = new_topic(cluster_a, partitions=3)
-    proxies = _fleet(cluster_a, cluster_b, etcd, tmp_path)
+    proxies: list[ProxyProcess] = []
     producers = []
     try:
-        for proxy in proxies:
-            proxy.start()
+        _fleet(cluster_a, cluster_b, etcd, tmp_path, proxies)
         wait_until(lambda: all(len(p.status()["state"]["fleet"]) == INSTANCES for p in proxies), 120,
                    lambda: "fleet not registered", every_s=0.2)
         producers = [workload.producer("confluent", p.bootstrap, topic, rate=RATE, name=f"via-{i}")
