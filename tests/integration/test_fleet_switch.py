@@ -9,6 +9,8 @@ watch. Judged from B's log as the single-proxy switch tests are: nothing lost, n
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from harness import workload
+from harness import processes, workload
 from harness.etcd import Etcd
 from harness.mirror import Mirror, start_mirror
 from harness.proxy_process import ProxyProcess, raw_config
@@ -107,3 +109,56 @@ def test_a_switch_asked_of_one_instance_moves_the_fleet_losing_and_duplicating_n
     for produced in verdict.producers:
         assert produced.fatal is None
         assert (produced.lost, produced.duplicates) == (0, 0), produced.lost_sample
+
+
+def test_a_leader_killed_mid_switch_leaves_every_instance_on_the_source_unfenced(
+        cluster_a: Any, cluster_b: Any, mirror: Mirror, new_topic: Any, etcd: Etcd, tmp_path: Path) -> None:
+    """SIGKILL the leader while its catch-up waits on a frozen MirrorMaker: the followers, fenced for
+    its switch, see its lease expire, find the epoch unchanged in etcd, and lift their fence; the
+    producers through them go on writing to A. Restarted, the leader closes its record as aborted."""
+    topic = new_topic(cluster_a, partitions=1)
+    proxies: list[ProxyProcess] = []
+    producers = []
+    try:
+        _fleet(cluster_a, cluster_b, etcd, tmp_path, proxies)
+        leader, followers = proxies[0], proxies[1:]
+        wait_until(lambda: all(len(p.status()["state"]["fleet"]) == INSTANCES for p in proxies), 120,
+                   lambda: "fleet not registered", every_s=0.2)
+        producers = [workload.producer("confluent", p.bootstrap, topic, rate=RATE, name=f"via-{i + 1}")
+                     for i, p in enumerate(followers)]
+        for producer in producers:
+            producer.start()
+            producer.wait_acked(BEFORE, 120)
+        admin = AdminClient(leader.admin_url, TOKEN)
+        os.kill(mirror.pid, signal.SIGSTOP)  # catch-up cannot pass while MM2 copies nothing
+        try:
+            code, answer = admin.call("POST", "/v1/switch", {"target": "B", "timeout_s": 120})
+            assert code == 202, answer
+            wait_until(lambda: all(p.metric("kfp_fenced") == 1 for p in followers), 60,
+                       lambda: "followers not fenced for the leader's switch", every_s=0.05)
+            assert leader.process is not None
+            processes.kill_many([leader.process])
+            leader.process = None
+            wait_until(lambda: all(p.metric("kfp_fenced") == 0 for p in followers), 60,
+                       lambda: "followers still fenced after the leader's lease expired", every_s=0.2)
+        finally:
+            os.kill(mirror.pid, signal.SIGCONT)
+        for producer in producers:
+            producer.wait_acked(len(producer.acks) + AFTER, 120)
+        statuses = [p.status() for p in followers]
+        leader.start()
+        leader_status = leader.status()
+        code, record = admin.call("GET", f"/v1/switch/{answer['switch_id']}")
+    finally:
+        for producer in producers:
+            producer.stop()
+        for proxy in proxies:
+            proxy.stop()
+    assert [(s["active"], s["switch_epoch"]) for s in statuses] == [("A", 0)] * len(followers)
+    assert (leader_status["active"], leader_status["switch_epoch"]) == ("A", 0)
+    assert code == 200 and (record["outcome"], record["final"]) == ("aborted", True)
+    assert "stopped in phase" in record["reason"]
+    verdict = verify(cluster_a.bootstrap, topic, producers)
+    print(json.dumps({"test": "fleet-leader-killed", **verdict.to_dict()}))
+    for produced in verdict.producers:
+        assert (produced.lost, produced.duplicates, produced.fatal) == (0, 0, None), produced.lost_sample
