@@ -267,28 +267,36 @@ class SwitchExecutor:
         await self.fleet.ack_drained(switch_id, {"outstanding": 0, "unknown_fate": 0})
 
     async def _watch_leader(self, switch_id: str, leader: str) -> None:
-        """A leader that dies mid-switch never announces an outcome: once its lease is gone, the store
-        decides. The same epoch means it died before the flip (an abort: lift the fence); a higher one
-        means it flipped, and the store's watch moves this instance too."""
+        """The outcome announcement may never come: the leader died, or etcd was away when it wrote
+        it. So the leader's registration is watched too: once it is gone (lease expired), or it was
+        seen leading this switch and no longer is (or never was within two lease TTLs), the store
+        decides. The same epoch means no flip (lift the fence); a higher one means a flip (follow)."""
         if self.fleet is None:
             return
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + 2 * self.context.config.state.lease_ttl_s
+        seen_leading = False
         while self.following == switch_id:
             await asyncio.sleep(LEADER_CHECK_S)
             try:
-                alive = any(m.get("instance") == leader for m in await self.fleet.members())
-                stored = None if alive else await self.store.load()
+                info = next((m for m in await self.fleet.members() if m.get("instance") == leader), None)
+                leading = info is not None and info.get("leading") == switch_id
+                seen_leading = seen_leading or leading
+                over = info is None or (not leading and (seen_leading or loop.time() > give_up_at))
+                stored = await self.store.load() if over else None
             except StateStoreError as exc:
                 log.warning("switch %s: cannot check on leader %s: %s", switch_id, leader, exc)
                 continue
-            if alive or self.following != switch_id:
+            if not over or self.following != switch_id:
                 continue
             self.following = None
             if stored is not None and stored.cluster.epoch > self.machine.epoch:
                 self._follow_flip(stored.cluster)
             else:
                 self._lift_follower_fence()
-            log.warning("switch %s: leader %s is gone (lease expired); this instance is on %s at epoch %d",
-                        switch_id, leader, self.machine.active, self.machine.epoch)
+            log.warning("switch %s: leader %s %s without an outcome this instance saw; it is on %s at epoch %d",
+                        switch_id, leader, "is gone (lease expired)" if info is None else "ended it",
+                        self.machine.active, self.machine.epoch)
 
     def _follow_flip(self, cluster: ClusterState) -> None:
         """Another instance flipped the fleet: hold fetches, route to the target, reconnect everyone,
@@ -332,6 +340,11 @@ class SwitchExecutor:
             return await self.fleet.not_drained(run.switch_id)
         except StateStoreError as exc:
             return [f"(fleet state unreachable: {exc})"]
+
+    def leading(self) -> str | None:
+        """The id of the switch this instance runs, published with its registration for followers."""
+        run = self.machine.state.run
+        return run.switch_id if self.machine.running and run is not None and not run.dry_run else None
 
     def _fence_wanted(self) -> bool:
         state = self.machine.state

@@ -6,11 +6,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+
 from harness.proxy_thread import proxy_config
 from proxy.dataplane.context import ProxyContext
 from proxy.metrics import Metrics
 from proxy.state.memory_store import MemoryStateStore
 from proxy.state.snapshot import ClusterState
+from proxy.switch import executor as executor_module
 from proxy.switch.executor import SwitchExecutor, SwitchRefused
 from proxy.switch.machine.phases import Phase
 
@@ -20,6 +23,7 @@ class FakeFleet:
 
     def __init__(self, not_drained: list[str] | None = None, leader_alive: bool = True) -> None:
         self.leader_alive = leader_alive
+        self.leader_leading: str | None = None
         self.announced: list[dict[str, Any]] = []
         self.acks: list[str] = []
         self.missing = not_drained or []
@@ -34,7 +38,8 @@ class FakeFleet:
         return self.missing
 
     async def members(self) -> list[dict[str, Any]]:
-        return [{"instance": self.instance_id}, *([{"instance": "other:9092"}] if self.leader_alive else [])]
+        leader = {"instance": "other:9092", "leading": self.leader_leading}
+        return [{"instance": self.instance_id}, *([leader] if self.leader_alive else [])]
 
     async def intents(self) -> AsyncIterator[dict[str, Any]]:
         await asyncio.Event().wait()
@@ -59,7 +64,7 @@ def test_a_leader_whose_follower_never_drains_aborts_and_says_which() -> None:
         switch = executor(fleet)
         await switch.resume_from_store()
         switch_id = switch.start_switch("B", "planned", False, 30.0)
-        for _ in range(300):
+        for _ in range(1000):
             await asyncio.sleep(0.01)
             if switch.machine.phase == Phase.ABORTED:
                 break
@@ -143,7 +148,7 @@ def test_a_follower_whose_leader_died_before_the_flip_lifts_its_fence() -> None:
         switch = executor(FakeFleet(leader_alive=False))
         await switch.resume_from_store()
         switch._on_intent(FENCE)  # the leader other:9092 is not among the members: its lease expired
-        for _ in range(300):
+        for _ in range(1000):
             await asyncio.sleep(0.01)
             if switch.following is None:
                 break
@@ -161,7 +166,7 @@ def test_a_follower_whose_leader_died_after_the_flip_follows_it() -> None:
         await switch.resume_from_store()
         switch._on_intent(FENCE)
         await store.compare_and_swap(0, ClusterState("B", 1))  # flipped, then died; no watch running here
-        for _ in range(300):
+        for _ in range(1000):
             await asyncio.sleep(0.01)
             if switch.following is None:
                 break
@@ -186,3 +191,27 @@ def test_a_follower_answers_with_the_leaders_record_once_the_switch_ended() -> N
         return record
 
     assert asyncio.run(scenario()) == {"switch_id": "sw-other", "final": True, "outcome": "aborted"}
+
+
+def test_a_follower_whose_leader_ended_the_switch_unheard_asks_the_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(executor_module, "LEADER_CHECK_S", 0.01)
+
+    async def scenario() -> tuple[bool, bool, bool, str | None]:
+        fleet = FakeFleet()
+        fleet.leader_leading = "sw-other"
+        switch = executor(fleet)
+        await switch.resume_from_store()
+        switch._on_intent(FENCE)
+        for _ in range(50):  # the leader is seen leading
+            await asyncio.sleep(0.01)
+        still_fenced = switch.produce_fence.fenced
+        fleet.leader_leading = None  # it aborted, and its announcement never reached etcd
+        for _ in range(1000):
+            await asyncio.sleep(0.01)
+            if switch.following is None:
+                break
+        answer = still_fenced, switch.produce_fence.fenced, switch.context.active == "A", switch.following
+        await switch.close()
+        return answer
+
+    assert asyncio.run(scenario()) == (True, False, True, None)
