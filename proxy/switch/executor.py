@@ -17,11 +17,12 @@ from typing import Any
 from proxy.admin.audit import AuditLog
 from proxy.dataplane.context import WRITE_APIS, ProxyContext
 from proxy.log import switch as log
-from proxy.state.lease_clock import Verdict
 from proxy.state.memory_store import MemoryStateStore
-from proxy.state.resume import FIRST_BOOT, Resumed, resume
-from proxy.state.snapshot import SWITCH_RECORDS, ClusterState
+from proxy.state.resume import Resumed
+from proxy.state.snapshot import ClusterState
 from proxy.state.store import FleetCoordinator, StateStoreError, SwitchStateStore
+from proxy.switch.durable_state import DurableState
+from proxy.switch.fleet_following import DRAIN_POLL_S
 from proxy.switch.interceptor import SwitchInterceptor
 from proxy.switch.machine import actions as act
 from proxy.switch.machine import events as ev
@@ -35,18 +36,15 @@ from proxy.upstream.cluster_admin import READ_COMMITTED, AdminError, ClusterAdmi
 from proxy.upstream.mirror_progress import MirrorProgressReader
 from proxy.upstream.position_prover import PositionProver
 
-DRAIN_POLL_S = 0.02
 PROGRESS_EVERY_S = 5.0
-STATE_POLL_S = 5.0
 FLEET_REPORT_EARLY_MS = 150
-LEADER_CHECK_S = 1.0
 
 
 class SwitchRefused(Exception):
     """The machine refused an operator request (a switch is running, bad target, ...)."""
 
 
-class SwitchExecutor:
+class SwitchExecutor(DurableState):
     """Owns the machine, the fences and the interceptor of one proxy process."""
 
     def __init__(self, context: ProxyContext, audit: AuditLog | None = None,
@@ -118,276 +116,6 @@ class SwitchExecutor:
                 "replication_lag_records": {f"{s}->{t}": lag for (s, t), lag in self.last_lag.items()},
                 "fenced": self.produce_fence.fenced, "fetch_hold": self.interceptor.holding,
                 "held_clients": self.interceptor.held_clients}
-
-    def state_status(self) -> dict[str, Any]:
-        """Where the switch state lives and where this process's came from (for /v1/status)."""
-        resumed = self.resumed
-        return {"store": self.store.description, "persistent": self.store.persistent,
-                "resumed_from": None if resumed is None else resumed.source,
-                "note": None if resumed is None else resumed.note,
-                "persisted": {"active": self.persisted.active, "switch_epoch": self.persisted.epoch,
-                              "operator_fenced": self.persisted.operator_fenced},
-                "switch_records": len(self.stored_records.keys() | self.machine.records.keys()),
-                "state_lost": self.state_lost,
-                "fleet": None if self.fleet_view is None else self.fleet_view()}
-
-    # -- durable state -------------------------------------------------------------------------------
-
-    async def resume_from_store(self) -> Resumed:
-        """Read the store and take its state; call before any listener opens. Raises StateStoreError
-        (unreadable, corrupt, unknown cluster): the proxy must not start on a guess."""
-        config = self.context.config
-        resumed = resume(await self.store.load(), config.active, config.clusters, self.store.description)
-        if resumed.source == FIRST_BOOT:
-            await self.store.compare_and_swap(0, resumed.cluster)
-        for key, record in resumed.closed.items():
-            await self.store.put_record(SWITCH_RECORDS, key, record)
-        cluster = resumed.cluster
-        self.context.set_active(cluster.active, cluster.epoch)
-        self.machine = SwitchMachine(cluster.active, cluster.epoch, limits=self._limits)
-        self.persisted = cluster
-        self.stored_records = {k: dict(v) for k, v in resumed.records.items()}
-        self._ids = itertools.count(len(self.stored_records) + 1)
-        self.resumed = resumed
-        self._show_persisted(cluster)
-        if cluster.operator_fenced:
-            self._feed(ev.OperatorFenced(now=self.now()))
-        (log.warning if resumed.note and resumed.source != FIRST_BOOT else log.info)(
-            "switch state from %s: active %s, epoch %d%s%s", self.store.description, cluster.active, cluster.epoch,
-            ", operator fence up" if cluster.operator_fenced else "", f" ({resumed.note})" if resumed.note else "")
-        return resumed
-
-    async def follow_store(self, every_s: float = STATE_POLL_S) -> None:
-        """Keep the `kfp_state_*` gauges on what the store holds, so an alert sees this process's routing
-        disagree with it (a hand-edited file, a write that failed, another instance's flip)."""
-        async for stored in self.store.watch(every_s):
-            self._show_persisted(stored.cluster)
-            mine = (self.machine.active, self.machine.epoch)
-            if self.fleet is not None and stored.cluster.epoch > self.machine.epoch and not self.machine.running \
-                    and not self.state_lost:
-                self._follow_flip(stored.cluster)
-            elif (stored.cluster.active, stored.cluster.epoch) != mine and not self.machine.running:
-                log.error("stored switch state (active %s, epoch %d) disagrees with this process (active %s, "
-                          "epoch %d)", stored.cluster.active, stored.cluster.epoch, *mine)
-
-    async def on_lease(self, verdict: Verdict) -> bool:
-        """Fail closed while the shared state is out of reach; open again only on the same state.
-
-        An instance cut off for a whole lease TTL may have missed a flip, so it refuses produce and
-        new transactions (clients retry) instead of writing on a stale view. When it reaches the
-        store again it re-reads the state: the same active cluster and epoch lift that fence (unless
-        an operator or a switch wants the fence anyway); anything else keeps it up. Answers False when
-        the state could not be read (the caller reports REGAINED again later)."""
-        if verdict == Verdict.LOST:
-            self.state_lost = True
-            log.error("switch state out of reach for a lease TTL: produce and new transactions fenced until "
-                      "it is read again")
-            self.transactions.fence()
-            self.produce_fence.fence()
-            self.context.metrics.fenced.set(1)
-            return True
-        try:
-            stored = await self.store.load()
-        except StateStoreError as exc:
-            log.warning("store reachable again but the state could not be read: %s", exc)
-            return False
-        mine = (self.machine.active, self.machine.epoch)
-        if stored is None or (stored.cluster.active, stored.cluster.epoch) != mine:
-            seen = None if stored is None else (stored.cluster.active, stored.cluster.epoch)
-            log.critical("the stored switch state %s is not the one this instance routes by %s: a switch "
-                         "happened while it was cut off; staying fenced (restart it to resume)", seen, mine)
-            return True
-        self.state_lost = False
-        if not self._fence_wanted():
-            self._do_UnfenceTransactions(act.UnfenceTransactions())
-            self._do_DisconnectClients(act.DisconnectClients(DisconnectScope.REFUSED_PRODUCERS))
-            self._do_UnfenceProduce(act.UnfenceProduce())
-        log.warning("switch state read again (active %s, epoch %d): fail-closed fence lifted", *mine)
-        return True
-
-    # -- following a switch another instance leads ------------------------------------------------------
-
-    async def follow_intents(self) -> None:
-        """Fence and drain for a switch another instance announced; lift the fence when it aborts."""
-        if self.fleet is None:
-            return
-        async for intent in self.fleet.intents():
-            try:
-                self._on_intent(intent)
-            except Exception:
-                log.exception("could not follow switch intent %s", intent)
-
-    def _on_intent(self, intent: dict[str, Any]) -> None:
-        if self.fleet is None or intent.get("leader") == self.fleet.instance_id:
-            return
-        switch_id, phase = intent.get("switch_id"), intent.get("phase")
-        if phase == "fence" and isinstance(switch_id, str) and self.following != switch_id:
-            if self.machine.running or intent.get("epoch_before") != self.machine.epoch:
-                log.warning("switch %s of %s not followed: this instance is at epoch %d%s", switch_id,
-                            intent.get("leader"), self.machine.epoch, " and running its own switch"
-                            if self.machine.running else "")
-                return
-            self.following = switch_id
-            self._unknown_fate_at_fence = self.context.writes_of_unknown_fate
-            self.transactions.fence()
-            self.produce_fence.fence()
-            self.context.metrics.fenced.set(1)
-            log.info("following switch %s led by %s: fenced, draining", switch_id, intent.get("leader"))
-            self._write_later(self._follower_drain(switch_id), f"drain for {switch_id}")
-            watcher = asyncio.get_running_loop().create_task(self._watch_leader(switch_id, str(intent.get("leader"))),
-                                                             name=f"leader-of-{switch_id}")
-            self._tasks.add(watcher)
-            watcher.add_done_callback(self._tasks.discard)
-        elif phase == "aborted" and self.following == switch_id:
-            self.following = None
-            self._lift_follower_fence()
-            log.info("switch %s led by %s aborted: fence lifted", switch_id, intent.get("leader"))
-        elif phase == "succeeded" and self.following == switch_id:
-            self.following = None  # the flip itself arrives through the store's watch
-        if phase in ("succeeded", "aborted"):  # the leader's record, for GET /v1/switch/{id} here too
-            self._write_later(self._refresh_records(), "switch records")
-
-    async def _refresh_records(self) -> None:
-        stored = await self.store.load()
-        if stored is not None:
-            self.stored_records.update({k: dict(v) for k, v in stored.of_kind(SWITCH_RECORDS).items()})
-
-    async def _follower_drain(self, switch_id: str) -> None:
-        """Acknowledge only a clean drain: no ack makes the leader's drain time out, which aborts."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.context.config.switch.drain_timeout_s
-        while self._outstanding_writes() and loop.time() < deadline and self.following == switch_id:
-            await asyncio.sleep(DRAIN_POLL_S)
-        outstanding = self._outstanding_writes()
-        unknown = self.context.writes_of_unknown_fate - self._unknown_fate_at_fence
-        if self.following != switch_id or outstanding or unknown or self.fleet is None:
-            log.error("switch %s: not acknowledging the drain (%d in flight, %d of unknown fate)", switch_id,
-                      outstanding, unknown)
-            return
-        await self.fleet.ack_drained(switch_id, {"outstanding": 0, "unknown_fate": 0})
-
-    async def _watch_leader(self, switch_id: str, leader: str) -> None:
-        """The outcome announcement may never come: the leader died, or etcd was away when it wrote
-        it. So the leader's registration is watched too: once it is gone (lease expired), or it was
-        seen leading this switch and no longer is (or never was within two lease TTLs), the store
-        decides. The same epoch means no flip (lift the fence); a higher one means a flip (follow)."""
-        if self.fleet is None:
-            return
-        loop = asyncio.get_running_loop()
-        give_up_at = loop.time() + 2 * self.context.config.state.lease_ttl_s
-        seen_leading = False
-        while self.following == switch_id:
-            await asyncio.sleep(LEADER_CHECK_S)
-            try:
-                info = next((m for m in await self.fleet.members() if m.get("instance") == leader), None)
-                leading = info is not None and info.get("leading") == switch_id
-                seen_leading = seen_leading or leading
-                over = info is None or (not leading and (seen_leading or loop.time() > give_up_at))
-                stored = await self.store.load() if over else None
-            except StateStoreError as exc:
-                log.warning("switch %s: cannot check on leader %s: %s", switch_id, leader, exc)
-                continue
-            if not over or self.following != switch_id:
-                continue
-            self.following = None
-            if stored is not None and stored.cluster.epoch > self.machine.epoch:
-                self._follow_flip(stored.cluster)
-            else:
-                self._lift_follower_fence()
-            log.warning("switch %s: leader %s %s without an outcome this instance saw; it is on %s at epoch %d",
-                        switch_id, leader, "is gone (lease expired)" if info is None else "ended it",
-                        self.machine.active, self.machine.epoch)
-
-    def _follow_flip(self, cluster: ClusterState) -> None:
-        """Another instance flipped the fleet: hold fetches, route to the target, reconnect everyone,
-        lift the fence: the leader's order, so this instance's clients see what the leader's see."""
-        self.records.update(self.machine.records)
-        self.interceptor.hold_fetches()
-        self.context.set_active(cluster.active, cluster.epoch)
-        self.machine = SwitchMachine(cluster.active, cluster.epoch, limits=self._limits)
-        self.persisted = cluster
-        self.interceptor.clear_producer_ids = True
-        count = self.context.disconnect_all("switch: reconnect to the new active cluster")
-        self.following = None
-        self._lift_follower_fence()
-        asyncio.get_running_loop().call_later(self.context.config.switch.fetch_hold_timeout_s,
-                                              self._release_follower_hold, cluster.epoch)
-        log.warning("followed the fleet to %s at epoch %d (%d client connections closed)", cluster.active,
-                    cluster.epoch, count)
-
-    def _release_follower_hold(self, epoch: int) -> None:
-        if not self.machine.running and self.machine.epoch == epoch:
-            self.interceptor.release_fetches()
-
-    def _lift_follower_fence(self) -> None:
-        if self._fence_wanted() or self.state_lost:
-            return
-        self._do_UnfenceTransactions(act.UnfenceTransactions())
-        self._do_DisconnectClients(act.DisconnectClients(DisconnectScope.REFUSED_PRODUCERS))
-        self._do_UnfenceProduce(act.UnfenceProduce())
-
-    def _announce(self, switch_id: str, phase: str, source: str, target: str, epoch_before: int) -> None:
-        if self.fleet is not None:
-            self._write_later(self.fleet.announce({"switch_id": switch_id, "phase": phase, "source": source,
-                                                   "target": target, "epoch_before": epoch_before}),
-                              f"switch intent {phase}")
-
-    async def _fleet_not_drained(self) -> list[str]:
-        run = self.machine.state.run
-        if self.fleet is None or run is None:
-            return []
-        try:
-            return await self.fleet.not_drained(run.switch_id)
-        except StateStoreError as exc:
-            return [f"(fleet state unreachable: {exc})"]
-
-    def leading(self) -> str | None:
-        """The id of the switch this instance runs, published with its registration for followers."""
-        run = self.machine.state.run
-        return run.switch_id if self.machine.running and run is not None and not run.dry_run else None
-
-    def _fence_wanted(self) -> bool:
-        state = self.machine.state
-        return state.operator_fenced or (state.run is not None and state.running and state.run.fenced)
-
-    def _show_persisted(self, cluster: ClusterState) -> None:
-        metrics = self.context.metrics
-        metrics.state_switch_epoch.set(cluster.epoch)
-        metrics.set_state_active(cluster.active)
-
-    def _persist_fences(self) -> None:
-        """An operator fence or unfence outside a switch: store it (in the background, in order)."""
-        state = self.machine.state
-        want = ClusterState(state.active, state.epoch, state.operator_fenced)
-        if self.machine.running or want == self.persisted or (want.active, want.epoch) != (
-                self.persisted.active, self.persisted.epoch):
-            return
-        self.persisted = want
-        self._write_later(self.store.compare_and_swap(want.epoch, want), "fences")
-
-    def _save_record(self, switch_id: str) -> None:
-        record = self.machine.record(switch_id) or self.records.get(switch_id)
-        if record is not None:
-            data = record.to_dict()
-            self.stored_records[switch_id] = data
-            self._write_later(self.store.put_record(SWITCH_RECORDS, switch_id, data), f"record {switch_id}")
-
-    def _write_later(self, write: Awaitable[Any], what: str) -> None:
-        async def run() -> None:
-            try:
-                await write
-            except StateStoreError as exc:
-                self.context.metrics.state_write_errors.inc()
-                log.error("could not persist %s: %s", what, exc)
-
-        task = asyncio.get_running_loop().create_task(run(), name=f"state-{what}")
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
-
-    async def flush(self) -> None:
-        """Wait for every state write started so far (on shutdown: the last record must land)."""
-        while self._writes:
-            await asyncio.gather(*list(self._writes), return_exceptions=True)
 
     async def observe_progress(self, every_s: float = PROGRESS_EVERY_S) -> None:
         """While no switch runs, keep the latest mirror progress: an emergency switch reports its tail

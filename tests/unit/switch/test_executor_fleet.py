@@ -13,7 +13,7 @@ from proxy.dataplane.context import ProxyContext
 from proxy.metrics import Metrics
 from proxy.state.memory_store import MemoryStateStore
 from proxy.state.snapshot import ClusterState
-from proxy.switch import executor as executor_module
+from proxy.switch import fleet_following
 from proxy.switch.executor import SwitchExecutor, SwitchRefused
 from proxy.switch.machine.phases import Phase
 
@@ -194,7 +194,7 @@ def test_a_follower_answers_with_the_leaders_record_once_the_switch_ended() -> N
 
 
 def test_a_follower_whose_leader_ended_the_switch_unheard_asks_the_store(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(executor_module, "LEADER_CHECK_S", 0.01)
+    monkeypatch.setattr(fleet_following, "LEADER_CHECK_S", 0.01)
 
     async def scenario() -> tuple[bool, bool, bool, str | None]:
         fleet = FakeFleet()
