@@ -61,21 +61,27 @@ def _fleet(a: Any, b: Any, etcd: Etcd, tmp_path: Path, proxies: list[ProxyProces
                                                admin={"token_file": str(token)})).start())
 
 
+def _producing_through(proxies: list[ProxyProcess], through: list[ProxyProcess], topic: str) -> list[Any]:
+    """Once every instance lists the whole fleet: a producer through each of `through`, past BEFORE acks."""
+    wait_until(lambda: all(len(p.status()["state"]["fleet"]) == INSTANCES for p in proxies), 120,
+               lambda: "fleet not registered", every_s=0.2)
+    producers = [workload.producer("confluent", p.bootstrap, topic, rate=RATE, name=f"via-{proxies.index(p)}")
+                 for p in through]
+    for producer in producers:
+        producer.start()
+    for producer in producers:
+        producer.wait_acked(BEFORE, 120)
+    return producers
+
+
 def test_a_switch_asked_of_one_instance_moves_the_fleet_losing_and_duplicating_nothing(
         cluster_a: Any, cluster_b: Any, mirror: Mirror, new_topic: Any, etcd: Etcd, tmp_path: Path) -> None:
     topic = new_topic(cluster_a, partitions=3)
     proxies: list[ProxyProcess] = []
-    producers = []
+    producers: list[Any] = []
     try:
         _fleet(cluster_a, cluster_b, etcd, tmp_path, proxies)
-        wait_until(lambda: all(len(p.status()["state"]["fleet"]) == INSTANCES for p in proxies), 120,
-                   lambda: "fleet not registered", every_s=0.2)
-        producers = [workload.producer("confluent", p.bootstrap, topic, rate=RATE, name=f"via-{i}")
-                     for i, p in enumerate(proxies)]
-        for producer in producers:
-            producer.start()
-        for producer in producers:
-            producer.wait_acked(BEFORE, 120)
+        producers.extend(_producing_through(proxies, proxies, topic))
         admin = AdminClient(proxies[0].admin_url, TOKEN)
         called_at = time.time()
         code, answer = admin.call("POST", "/v1/switch", {"target": "B", "timeout_s": 60})
@@ -118,17 +124,11 @@ def test_a_leader_killed_mid_switch_leaves_every_instance_on_the_source_unfenced
     producers through them go on writing to A. Restarted, the leader closes its record as aborted."""
     topic = new_topic(cluster_a, partitions=1)
     proxies: list[ProxyProcess] = []
-    producers = []
+    producers: list[Any] = []
     try:
         _fleet(cluster_a, cluster_b, etcd, tmp_path, proxies)
         leader, followers = proxies[0], proxies[1:]
-        wait_until(lambda: all(len(p.status()["state"]["fleet"]) == INSTANCES for p in proxies), 120,
-                   lambda: "fleet not registered", every_s=0.2)
-        producers = [workload.producer("confluent", p.bootstrap, topic, rate=RATE, name=f"via-{i + 1}")
-                     for i, p in enumerate(followers)]
-        for producer in producers:
-            producer.start()
-            producer.wait_acked(BEFORE, 120)
+        producers.extend(_producing_through(proxies, followers, topic))
         admin = AdminClient(leader.admin_url, TOKEN)
         os.kill(mirror.pid, signal.SIGSTOP)  # catch-up cannot pass while MM2 copies nothing
         try:
