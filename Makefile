@@ -7,8 +7,10 @@ PYTEST_ARGS ?=
 # tests run in a random order (pytest-randomly); rerun one order with `make test SEED=<printed seed>`
 SEED ?= $(shell $(PYTHON) -c 'import random; print(random.randrange(1 << 31))')
 SEED := $(SEED)
+# etcd for the fleet tests comes from Debian's etcd-server package (apt needs root: sudo when not root)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install jars demo test lint typecheck unit integration bench clean
+.PHONY: install jars etcd demo test lint typecheck unit integration bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +22,10 @@ install: $(STAMP)
 
 jars: $(STAMP)
 	$(PY) -m harness.jars
+
+etcd:
+	@command -v etcd >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q etcd-server; }
+	@etcd --version | head -1
 
 demo: jars
 	$(PY) -m harness.demo $(DEMO_ARGS)
@@ -33,10 +39,10 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
-integration: jars
+integration: jars etcd
 	$(PY) -m pytest tests/integration -q $(PYTEST_ARGS)
 
-test: jars lint typecheck
+test: jars etcd lint typecheck
 	@echo "test order seed: $(SEED)"
 	$(PY) -m pytest tests -q -rs --randomly-seed=$(SEED) $(PYTEST_ARGS)
 

@@ -5,10 +5,13 @@ their cost would be charged to the proxy. Here the proxy is a separate process s
 operator starts it: a YAML config on free loopback ports, the CLI, a log file. It is registered with
 `harness.processes` (killed if we die, stopped at exit) and is ready once the admin `/readyz`
 answers 200. The fd limit is inherited: raise RLIMIT_NOFILE before `start()` for many connections.
+Unless the config names one, the switch state lives in `state.json` of the proxy's work directory,
+so `restart()` resumes from it as an operator's restart would.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -60,8 +63,11 @@ class ProxyProcess:
     """A proxy subprocess; `bootstrap` is what clients dial, `pid` what profilers and RSS probes read."""
 
     def __init__(self, raw: dict[str, Any], workdir: Path | None = None) -> None:
-        self.config: ProxyConfig = parse(raw)
         self.workdir = workdir or processes.make_workdir("proxy")
+        if "state" not in raw:
+            raw = {**raw, "state": {"path": str(self.workdir / "state.json")}}
+        self.config: ProxyConfig = parse(raw)
+        self.state_path = None if self.config.state.path is None else Path(self.config.state.path)
         self.config_path = self.workdir / "proxy.yaml"
         self.log_path = self.workdir / "proxy.log"
         self.config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
@@ -102,14 +108,26 @@ class ProxyProcess:
         return self.admin_get("/readyz")[0] == 200
 
     def admin_get(self, path: str, timeout_s: float = 5.0) -> tuple[int, str]:
-        """(status, body) of a GET on the admin API; (0, reason) when nothing answers."""
+        """(status, body) of a GET on the admin API (with the configured token file's bearer token,
+        which /v1 reads need when one is set); (0, reason) when nothing answers."""
+        request = urllib.request.Request(self.admin_url + path)
+        token_file = self.config.admin.token_file
+        if token_file is not None and Path(token_file).exists():
+            request.add_header("Authorization", f"Bearer {Path(token_file).read_text().strip()}")
         try:
-            with urllib.request.urlopen(self.admin_url + path, timeout=timeout_s) as response:
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode()
         except OSError as exc:
             return 0, str(exc)
+
+    def status(self) -> dict[str, Any]:
+        """`GET /v1/status` decoded; anything but 200 is an error naming what answered."""
+        code, body = self.admin_get("/v1/status")
+        if code != 200:
+            raise RuntimeError(f"/v1/status answered {code}: {body[:200]}")
+        return dict(json.loads(body))
 
     def metric(self, name: str) -> float:
         """Sum of every sample of one Prometheus metric (all label values) from `/metrics`."""
@@ -139,6 +157,11 @@ class ProxyProcess:
         if self.process is not None:
             processes.stop_many([self.process], grace_s)
             self.process = None
+
+    def restart(self, timeout_s: float = READY_TIMEOUT_S) -> ProxyProcess:
+        """Stop (SIGTERM) and start again on the same config, state file and log."""
+        self.stop()
+        return self.start(timeout_s)
 
     def __enter__(self) -> ProxyProcess:
         return self.start() if self.process is None else self

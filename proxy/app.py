@@ -21,6 +21,9 @@ from proxy.dataplane.context import ProxyContext
 from proxy.dataplane.relay import ClientConnection
 from proxy.log import proxy as log
 from proxy.metrics import Metrics
+from proxy.state.etcd_fleet import EtcdFleet
+from proxy.state.etcd_store import EtcdStateStore
+from proxy.state.open_store import open_store
 
 
 class ProxyServer:
@@ -31,15 +34,19 @@ class ProxyServer:
         self.metrics = metrics or Metrics()
         self.context = ProxyContext(config, self.metrics)
         self.audit = AuditLog(config.admin.audit_log)
-        self.control = Control(self.context, self.audit)
+        self.control = Control(self.context, self.audit, open_store(config))
         self._servers: list[asyncio.Server] = []
         self._admin_runner: Any = None
+        self.fleet: EtcdFleet | None = None
         self.bootstrap_port = config.listeners.bootstrap_port
         self.admin_port = config.admin.port
 
     async def start(self) -> None:
+        """Resume the switch state first: no listener opens before the proxy knows its active cluster."""
         loop = asyncio.get_running_loop()
         ctx = self.context
+        await self.control.executor.resume_from_store()
+        ctx.spawn(self.control.executor.follow_store(), "state-store")
         for name, monitor in ctx.monitors.items():
             ctx.spawn(monitor.run(), f"monitor-{name}")
         ctx.spawn(ctx.close_idle_clients(), "idle-clients")
@@ -49,15 +56,39 @@ class ProxyServer:
         bootstrap = await loop.create_server(lambda: ClientConnection(ctx, None), listeners.bind_host,
                                              listeners.bootstrap_port, reuse_address=True)
         self.bootstrap_port = bootstrap.sockets[0].getsockname()[1]
+        self.audit.instance = f"{listeners.advertised_host}:{self.bootstrap_port}"
         self._servers.append(bootstrap)
         for node in range(listeners.max_brokers):
             server = await loop.create_server(lambda n=node: ClientConnection(ctx, n), listeners.bind_host,  # type: ignore[misc]
                                               self.config.broker_port(node), reuse_address=True)
             self._servers.append(server)
         await self._start_admin()
+        await self._join_fleet()
         log.info("proxy listening: bootstrap %s:%d, brokers %s:%d-%d, active cluster %s",
                  listeners.advertised_host, self.bootstrap_port, listeners.advertised_host,
                  self.config.broker_port(0), self.config.broker_port(listeners.max_brokers - 1), ctx.active)
+
+    async def _join_fleet(self) -> None:
+        """With a shared store: register this instance under a lease and fail closed when it lapses."""
+        executor = self.control.executor
+        if not isinstance(executor.store, EtcdStateStore):
+            return
+        listeners = self.config.listeners
+        ctx = self.context
+
+        def describe() -> dict[str, Any]:
+            return {"bootstrap": self.audit.instance, "admin": f"{self.config.admin.bind_host}:{self.admin_port}",
+                    "active": ctx.active, "switch_epoch": ctx.switch_epoch,
+                    "fenced": executor.produce_fence.fenced, "max_brokers": listeners.max_brokers,
+                    "leading": executor.leading()}
+
+        fleet = EtcdFleet(executor.store, self.audit.instance or "?", self.config.state.lease_ttl_s, describe)
+        await fleet.join()
+        executor.fleet_view = lambda: fleet.view
+        executor.fleet = fleet
+        ctx.spawn(fleet.keep_alive(executor.on_lease), "fleet-lease")
+        ctx.spawn(executor.follow_intents(), "fleet-follow")
+        self.fleet = fleet
 
     async def _wait_first_views(self, timeout_s: float = 10.0) -> None:
         """Give the monitors a moment so the first clients see real API versions."""
@@ -82,13 +113,20 @@ class ProxyServer:
                 await asyncio.wait_for(server.wait_closed(), timeout_s)
         if self._admin_runner is not None:
             await self._admin_runner.cleanup()
+        if self.fleet is not None:
+            await self.fleet.leave()
         await self.control.close()
         await self.context.cancel_tasks()
 
 
 async def serve(config: ProxyConfig) -> None:
     server = ProxyServer(config)
-    await server.start()
+    try:
+        await server.start()
+    except BaseException:
+        with contextlib.suppress(Exception):  # the start's own error is the one to report
+            await server.stop(timeout_s=1.0)  # what started (tasks, the store's session) ends with us
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

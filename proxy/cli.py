@@ -18,6 +18,7 @@ from typing import Any
 from proxy.admin.api import DEFAULT_SWITCH_TIMEOUT_S, FINAL_PHASES
 from proxy.config import WILDCARD_HOSTS, ConfigError, ProxyConfig, load, read_admin_token
 from proxy.log import configure_logging
+from proxy.state.store import StateStoreError
 
 OK, FAILED, USAGE = 0, 1, 2
 TOKEN_ENV = "KFP_ADMIN_TOKEN"
@@ -250,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"usage error: {exc}", file=sys.stderr)
         return USAGE
+    except StateStoreError as exc:
+        print(f"switch state error, not starting: {exc}", file=sys.stderr)
+        return FAILED
     except AdminUnreachable as exc:
         print(exc, file=sys.stderr)
         return FAILED

@@ -100,6 +100,21 @@ class SwitchConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StateConfig:
+    """Where the active cluster, the switch epoch, fences and switch records outlive the process."""
+
+    backend: str = "file"
+    path: str | None = None
+    """The state file; None keeps the state in memory only (a restart starts from `active`)."""
+    endpoints: tuple[str, ...] = ()
+    """etcd client URLs (backend etcd)."""
+    prefix: str | None = None
+    """etcd key prefix (backend etcd); None: /kafka-failover-proxy/<virtual cluster id>."""
+    lease_ttl_s: float = 10
+    """etcd lease of each instance; out of reach for 2/3 of it, an instance fences produce (fail closed)."""
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingConfig:
     level: str = "INFO"
     json: bool = False
@@ -115,6 +130,7 @@ class ProxyConfig:
     admin: AdminConfig = field(default_factory=AdminConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     switch: SwitchConfig = field(default_factory=SwitchConfig)
+    state: StateConfig = field(default_factory=StateConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     def broker_port(self, node: int) -> int:
@@ -146,7 +162,7 @@ def load(path: str | os.PathLike[str]) -> ProxyConfig:
 def parse(raw: object) -> ProxyConfig:
     """Build a ProxyConfig from plain data, or raise ConfigError at the first bad key."""
     top = _section(raw, "", ("virtual_cluster", "listeners", "clusters", "active", "mirrors", "admin",
-                             "limits", "switch", "logging"))
+                             "limits", "switch", "state", "logging"))
     clusters = _clusters(top.get("clusters", _REQUIRED))
     config = ProxyConfig(
         virtual_cluster=_virtual_cluster(top.get("virtual_cluster", {})),
@@ -157,6 +173,7 @@ def parse(raw: object) -> ProxyConfig:
         admin=_admin(top.get("admin", {})),
         limits=_limits(top.get("limits", {})),
         switch=_switch(top.get("switch", {})),
+        state=_state(top.get("state", {})),
         logging=_logging(top.get("logging", {})),
     )
     _check_ports(config)
@@ -301,6 +318,27 @@ def _switch(raw: object) -> SwitchConfig:
         fetch_hold_timeout_s=_seconds(d, "fetch_hold_timeout_s", p, dflt.fetch_hold_timeout_s),
         match_window_records=_int(d, "match_window_records", p, dflt.match_window_records, 0, 10_000_000),
     )
+
+
+def _state(raw: object) -> StateConfig:
+    p = "state"
+    d = _section(raw, p, ("backend", "path", "endpoints", "prefix", "lease_ttl_s"))
+    backend = _str(d, "backend", p, "file")
+    if backend not in ("file", "etcd"):
+        raise ConfigError(f"{p}.backend", f"expected 'file' or 'etcd', got {backend!r}")
+    endpoints = tuple(_list(d, "endpoints", p, []))
+    for i, url in enumerate(endpoints):
+        if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+/?$", url):
+            raise ConfigError(f"{p}.endpoints[{i}]", f"expected an etcd client URL like http://host:2379, got {url!r}")
+    if backend == "etcd" and not endpoints:
+        raise ConfigError(f"{p}.endpoints", "backend etcd needs at least one endpoint")
+    if backend == "etcd" and "path" in d:
+        raise ConfigError(f"{p}.path", "a state file is for backend file; etcd keeps the state under `prefix`")
+    prefix = _str(d, "prefix", p, None)
+    if prefix is not None and not prefix.startswith("/"):
+        raise ConfigError(f"{p}.prefix", f"expected a key prefix starting with '/', got {prefix!r}")
+    return StateConfig(backend=backend, path=_str(d, "path", p, None), endpoints=endpoints, prefix=prefix,
+                       lease_ttl_s=_seconds(d, "lease_ttl_s", p, StateConfig().lease_ttl_s))
 
 
 def _logging(raw: object) -> LoggingConfig:

@@ -18,6 +18,7 @@ admin = logging.getLogger("kfp.admin")
 switch = logging.getLogger("kfp.switch")
 upstream = logging.getLogger("kfp.upstream")
 audit = logging.getLogger("kfp.audit")
+state = logging.getLogger("kfp.state")
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is worth emitting.

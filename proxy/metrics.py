@@ -127,6 +127,11 @@ class Metrics:
         self.replication_lag_records = self._gauge(
             "kfp_replication_lag_records", "Records the mirror has not copied yet", ("source", "target"))
         self.held_fetches = self._gauge("kfp_held_fetches", "Consumer fetches held until the client rejoins")
+        self.state_active_cluster = self._gauge("kfp_state_active_cluster",
+                                                "1 for the cluster the switch-state store names active", ("cluster",))
+        self.state_switch_epoch = self._gauge("kfp_state_switch_epoch", "Switch epoch in the switch-state store")
+        self.state_write_errors = self._counter("kfp_state_write_errors_total",
+                                                "Writes to the switch-state store that failed")
         self._fenced_requests = _Children(self.fenced_requests_total.labels, _by_api)
         self._switches = _Children(self.switches_total.labels, _one)
         self._phases = _Children(self.switch_phase_seconds.labels, _one)
@@ -172,6 +177,12 @@ class Metrics:
         for name in self._clusters:
             self.active_cluster.labels(name).set(1 if name == cluster else 0)
 
+    def set_state_active(self, cluster: str) -> None:
+        """Stored active cluster gauge: 1 for `cluster`, 0 for every other cluster seen so far."""
+        self._know_cluster(cluster)
+        for name in self._clusters:
+            self.state_active_cluster.labels(name).set(1 if name == cluster else 0)
+
     def switch_outcome(self, outcome: str) -> Any:
         return self._switches.get(outcome)
 
@@ -185,6 +196,7 @@ class Metrics:
         if name not in self._clusters:
             self._clusters.append(name)
             self.active_cluster.labels(name).set(0)
+            self.state_active_cluster.labels(name).set(0)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of this registry (for GET /metrics)."""

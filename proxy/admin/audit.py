@@ -16,16 +16,21 @@ from proxy.log import audit as log
 
 
 class AuditLog:
-    """Appends audit entries to `path` (JSON lines), or only logs them when `path` is None."""
+    """Appends audit entries to `path` (JSON lines), or only logs them when `path` is None.
 
-    def __init__(self, path: str | None) -> None:
+    Every entry names the proxy `instance` that acted (its advertised bootstrap address once the
+    listeners are bound), so the audit lines of a fleet can be merged and still say who did what.
+    """
+
+    def __init__(self, path: str | None, instance: str | None = None) -> None:
         self.path = path
+        self.instance = instance
 
     def record(self, caller: str, action: str, parameters: dict[str, Any], outcome: str,
                evidence: dict[str, Any] | None = None) -> None:
         """Write one entry; never raises."""
         try:
-            line = self._line(caller, action, parameters, outcome, evidence)
+            line = self._line(self.instance, caller, action, parameters, outcome, evidence)
         except Exception:
             log.exception("could not serialise audit entry for %s by %s", action, caller)
             return
@@ -34,10 +39,11 @@ class AuditLog:
             self._append(self.path, line)
 
     @staticmethod
-    def _line(caller: str, action: str, parameters: dict[str, Any], outcome: str,
+    def _line(instance: str | None, caller: str, action: str, parameters: dict[str, Any], outcome: str,
               evidence: dict[str, Any] | None) -> str:
         entry = {
             "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "instance": instance,
             "caller": caller,
             "action": action,
             "parameters": parameters,

@@ -11,6 +11,7 @@ from typing import Any
 from proxy.admin.api import SwitchRejected
 from proxy.admin.audit import AuditLog
 from proxy.dataplane.context import ProxyContext
+from proxy.state.store import SwitchStateStore
 from proxy.switch.executor import SwitchExecutor, SwitchRefused
 from proxy.upstream.cluster_admin import AdminError
 
@@ -18,12 +19,13 @@ from proxy.upstream.cluster_admin import AdminError
 class Control:
     """The running proxy as seen by the admin API."""
 
-    def __init__(self, context: ProxyContext, audit: AuditLog | None = None) -> None:
+    def __init__(self, context: ProxyContext, audit: AuditLog | None = None,
+                 store: SwitchStateStore | None = None) -> None:
         self.context = context
-        self.executor = SwitchExecutor(context, audit)
+        self.executor = SwitchExecutor(context, audit, store)
 
     def status(self) -> dict[str, Any]:
-        return {**self.context.status(), "switch": self.executor.status()}
+        return {**self.context.status(), "switch": self.executor.status(), "state": self.executor.state_status()}
 
     def is_ready(self) -> bool:
         return self.context.is_ready()

@@ -17,6 +17,12 @@ from typing import Any
 from proxy.admin.audit import AuditLog
 from proxy.dataplane.context import WRITE_APIS, ProxyContext
 from proxy.log import switch as log
+from proxy.state.memory_store import MemoryStateStore
+from proxy.state.resume import Resumed
+from proxy.state.snapshot import ClusterState
+from proxy.state.store import FleetCoordinator, StateStoreError, SwitchStateStore
+from proxy.switch.durable_state import DurableState
+from proxy.switch.fleet_following import DRAIN_POLL_S
 from proxy.switch.interceptor import SwitchInterceptor
 from proxy.switch.machine import actions as act
 from proxy.switch.machine import events as ev
@@ -30,23 +36,35 @@ from proxy.upstream.cluster_admin import READ_COMMITTED, AdminError, ClusterAdmi
 from proxy.upstream.mirror_progress import MirrorProgressReader
 from proxy.upstream.position_prover import PositionProver
 
-DRAIN_POLL_S = 0.02
 PROGRESS_EVERY_S = 5.0
+FLEET_REPORT_EARLY_MS = 150
 
 
 class SwitchRefused(Exception):
     """The machine refused an operator request (a switch is running, bad target, ...)."""
 
 
-class SwitchExecutor:
+class SwitchExecutor(DurableState):
     """Owns the machine, the fences and the interceptor of one proxy process."""
 
-    def __init__(self, context: ProxyContext, audit: AuditLog | None = None) -> None:
+    def __init__(self, context: ProxyContext, audit: AuditLog | None = None,
+                 store: SwitchStateStore | None = None) -> None:
         self.context = context
         self.audit = audit or AuditLog(None)
+        self.store: SwitchStateStore = store or MemoryStateStore()
         cfg = context.config.switch
-        self.machine = SwitchMachine(context.active, limits=Limits.from_seconds(
-            cfg.drain_timeout_s, cfg.catch_up_timeout_s, cfg.fetch_hold_timeout_s))
+        self._limits = Limits.from_seconds(cfg.drain_timeout_s, cfg.catch_up_timeout_s, cfg.fetch_hold_timeout_s)
+        self.machine = SwitchMachine(context.active, context.switch_epoch, limits=self._limits)
+        self.persisted = ClusterState(context.active, context.switch_epoch)
+        self.stored_records: dict[str, dict[str, Any]] = {}
+        self.resumed: Resumed | None = None
+        self._writes: set[asyncio.Task[Any]] = set()
+        self.state_lost = False
+        """Fail closed: the shared state was out of reach for a lease TTL; produce stays fenced."""
+        self.fleet_view: Callable[[], list[dict[str, Any]]] | None = None
+        self.fleet: FleetCoordinator | None = None
+        self.following: str | None = None
+        """The id of a switch another instance leads that this one is fenced for."""
         self.transactions = TransactionFence()
         self.produce_fence = ProduceFence(self.transactions)
         self.interceptor = SwitchInterceptor(context, self.produce_fence, self.transactions)
@@ -73,6 +91,8 @@ class SwitchExecutor:
 
     def start_switch(self, target: str, mode: str, dry_run: bool, timeout_s: float,
                      accept_replay: bool = False) -> str:
+        if self.following is not None:
+            raise SwitchRefused(f"this instance follows switch {self.following} led by another instance")
         switch_id = f"sw-{time.strftime('%Y%m%dT%H%M%S')}-{next(self._ids)}"
         self._feed(ev.SwitchRequested(now=self.now(), switch_id=switch_id, source=self.machine.active,
                                       target=target, mode=mode, dry_run=dry_run, timeout_s=timeout_s,
@@ -89,7 +109,7 @@ class SwitchExecutor:
 
     def record(self, switch_id: str) -> dict[str, Any] | None:
         record = self.machine.record(switch_id) or self.records.get(switch_id)
-        return None if record is None else record.to_dict()
+        return self.stored_records.get(switch_id) if record is None else record.to_dict()
 
     def status(self) -> dict[str, Any]:
         return {"phase": str(self.machine.phase), "switch_epoch": self.machine.epoch,
@@ -136,7 +156,9 @@ class SwitchExecutor:
 
     async def close(self) -> None:
         self._cancel_pending()
+        await self.flush()
         await asyncio.gather(*(a.close() for a in self._admins.values()), return_exceptions=True)
+        await self.store.close()
 
     # -- the loop between machine and world ----------------------------------------------------------
 
@@ -154,6 +176,7 @@ class SwitchExecutor:
             except Exception as exc:
                 log.exception("switch action %s failed", type(action).__name__)
                 failed.append(f"{type(action).__name__}: {exc!r}")
+        self._persist_fences()
         if failed:
             asyncio.get_running_loop().call_soon(self._feed, ev.CheckFailed(
                 now=self.now(), phase=self.machine.phase, reason=f"executor action failed: {'; '.join(failed)}"))
@@ -190,15 +213,24 @@ class SwitchExecutor:
         self.transactions.fence()
 
     def _do_UnfenceTransactions(self, action: act.UnfenceTransactions) -> None:
+        if self.state_lost:  # fail closed wins over the machine until the state is read again
+            log.warning("transactions stay fenced: the switch state is out of reach")
+            return
         self.transactions.unfence()
 
     def _do_FenceProduce(self, action: act.FenceProduce) -> None:
+        run = self.machine.state.run
+        if self.machine.running and run is not None:  # a switch, not an operator fence: the fleet follows
+            self._announce(run.switch_id, "fence", run.source, run.target, self.machine.epoch)
         self._unknown_fate_at_fence = self.context.writes_of_unknown_fate
         self.produce_fence.fence()
         self.context.metrics.fenced.set(1)
         asyncio.get_running_loop().call_soon(self._feed, ev.ProduceFenced(now=self.now()))
 
     def _do_UnfenceProduce(self, action: act.UnfenceProduce) -> None:
+        if self.state_lost:
+            log.warning("produce stays fenced: the switch state is out of reach")
+            return
         self.produce_fence.unfence()
         self.interceptor.refused_clients.clear()
         self.context.metrics.fenced.set(0)
@@ -219,6 +251,7 @@ class SwitchExecutor:
 
     def _do_RecordPhase(self, action: act.RecordPhase) -> None:
         log.info("switch %s: phase %s", action.switch_id, action.phase)
+        self._save_record(action.switch_id)
 
     def _do_EmitAudit(self, action: act.EmitAudit) -> None:
         self.audit.record("switch", action.action, {"switch_id": action.switch_id}, action.outcome, action.evidence)
@@ -229,6 +262,10 @@ class SwitchExecutor:
     def _do_Finish(self, action: act.Finish) -> None:
         self._cancel_pending()
         self.records[action.switch_id] = action.record
+        self._save_record(action.switch_id)
+        record = action.record
+        if not record.dry_run:
+            self._announce(action.switch_id, str(action.outcome), record.source, record.target, record.epoch_before)
         self.context.metrics.switch_outcome(str(action.outcome)).inc()
         for timing in action.record.to_dict().get("phases", []):
             if timing["duration_ms"] is not None:
@@ -252,8 +289,13 @@ class SwitchExecutor:
         while True:
             outstanding = self._outstanding_writes()
             if outstanding == 0:
-                unknown = self.context.writes_of_unknown_fate - self._unknown_fate_at_fence
-                return ev.InFlightDrained(now=self.now(), drained_count=drained, unknown_fate=unknown)
+                missing = await self._fleet_not_drained()
+                if not missing:
+                    unknown = self.context.writes_of_unknown_fate - self._unknown_fate_at_fence
+                    return ev.InFlightDrained(now=self.now(), drained_count=drained, unknown_fate=unknown)
+                if self.now() >= deadline - FLEET_REPORT_EARLY_MS:  # before the phase timer, to name them
+                    return ev.CheckFailed(now=self.now(), phase=Phase.DRAIN,
+                                          reason=f"drain: instance(s) {', '.join(missing)} did not report drained")
             if self.now() >= deadline:
                 return ev.DrainTimedOut(now=self.now(), outstanding=outstanding)
             drained = max(drained, outstanding)
@@ -354,9 +396,30 @@ class SwitchExecutor:
         self._reply_later(write(), Phase.CATCH_UP, "write-groups")
 
     def _do_FlipActive(self, action: act.FlipActive) -> None:
-        self.context.set_active(action.target, action.epoch)
-        self.interceptor.clear_producer_ids = True
-        asyncio.get_running_loop().call_soon(self._feed, ev.ActiveFlipped(now=self.now(), epoch=action.epoch))
+        """Persist first, then flip, with no await between the flip and ActiveFlipped.
+
+        A crash after the persist resumes on the target, which is safe: every gate had passed and
+        the source was fenced and drained, so nothing acknowledged is missing there. A crash before it
+        resumes on the source, which is an abort. A persist that fails aborts the switch (CheckFailed):
+        routing never moves to a cluster a restart would not come back to. Nothing else can move the
+        machine out of FLIPPING meanwhile (it has no timeout there and refuses operator requests).
+        """
+        new = ClusterState(action.target, action.epoch)
+
+        async def persist_then_flip() -> ev.Event:
+            try:
+                await self.store.compare_and_swap(action.epoch - 1, new)
+            except StateStoreError as exc:
+                self.context.metrics.state_write_errors.inc()
+                return ev.CheckFailed(now=self.now(), phase=Phase.SWITCH,
+                                      reason=f"could not persist epoch {action.epoch} on {action.target}: {exc}")
+            self.persisted = new
+            self._show_persisted(new)
+            self.context.set_active(action.target, action.epoch)
+            self.interceptor.clear_producer_ids = True
+            return ev.ActiveFlipped(now=self.now(), epoch=action.epoch)
+
+        self._reply_later(persist_then_flip(), Phase.SWITCH, "flip")
 
     def _do_DisconnectClients(self, action: act.DisconnectClients) -> None:
         if action.scope == DisconnectScope.ALL:
@@ -371,6 +434,8 @@ class SwitchExecutor:
     # -- helpers -------------------------------------------------------------------------------------
 
     def _rejoined(self, client_id: str, group: str) -> None:
+        if not self.machine.running:  # a follower's hold: nothing in this machine waits for it
+            return
         self._feed(ev.ClientRejoined(now=self.now(), client_id=client_id, group=group))
 
     async def _not_before(self, at: int) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from harness.etcd import Etcd
 from harness.proxy_thread import ProxyThread, proxy_config
 
 
@@ -18,3 +19,10 @@ def proxy_ab(cluster_a: Any, cluster_b: Any) -> Iterator[ProxyThread]:
         yield proxy
     finally:
         proxy.stop()
+
+
+@pytest.fixture
+def etcd() -> Iterator[Etcd]:
+    """A fresh single-member etcd on free loopback ports, stopped and removed after the test."""
+    with Etcd() as server:
+        yield server

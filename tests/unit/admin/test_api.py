@@ -204,11 +204,12 @@ def test_start_admin_reports_the_ephemeral_port_and_stops_cleanly(admin: Admin) 
 
 def test_audit_log_appends_one_json_line_per_entry(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
-    audit = AuditLog(str(path))
+    audit = AuditLog(str(path), instance="proxy-1.example:9092")
     audit.record("10.0.0.1:5000", "fence", {}, "ok", {"fenced": True})
     audit.record("10.0.0.1:5000", "unfence", {"why": object()}, "ok", None)
     first, second = (json.loads(line) for line in path.read_text().splitlines())
-    assert set(first) == {"time", "caller", "action", "parameters", "outcome", "evidence"}
+    assert set(first) == {"time", "instance", "caller", "action", "parameters", "outcome", "evidence"}
+    assert first["instance"] == "proxy-1.example:9092"
     assert first["time"].endswith("+00:00") and first["evidence"] == {"fenced": True}
     assert second["action"] == "unfence" and second["parameters"]["why"].startswith("<object")
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from proxy.config import ConfigError, HostPort, load, parse, read_admin_token
+from proxy.config import ConfigError, HostPort, StateConfig, load, parse, read_admin_token
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -61,7 +62,9 @@ def test_example_files_match_the_defaults_they_document() -> None:
                      "clusters": {"A": {"bootstrap_servers": ["127.0.0.1:19092"]},
                                   "B": {"bootstrap_servers": ["127.0.0.1:29092"]}},
                      "active": "A", "mirrors": [{"source": "A", "target": "B"}]})
-    assert config == minimal
+    # the one setting the example turns on: the state file (no path by default keeps state in memory)
+    assert config.state == StateConfig(backend="file", path="kfp-state.json")
+    assert replace(config, state=StateConfig()) == minimal
 
 
 def test_valid_config_builds_typed_values() -> None:
@@ -137,6 +140,12 @@ BAD_VALUES = [
     ("limits.max_buffered_bytes", 1024, "limits.max_buffered_bytes"),
     ("switch.drain_timeout_s", -1, "switch.drain_timeout_s"),
     ("switch.catch_up_timeout_s", False, "switch.catch_up_timeout_s"),
+    ("state.backend", "zookeeper", "state.backend"),
+    ("state.path", "", "state.path"),
+    ("state", {"backend": "etcd"}, "state.endpoints"),
+    ("state", {"backend": "etcd", "endpoints": ["127.0.0.1:2379"]}, "state.endpoints[0]"),
+    ("state", {"backend": "etcd", "endpoints": ["http://e:2379"], "prefix": "kfp"}, "state.prefix"),
+    ("state", {"backend": "etcd", "endpoints": ["http://e:2379"], "path": "s.json"}, "state.path"),
     ("logging.level", "LOUD", "logging.level"),
     ("logging.json", "yes", "logging.json"),
 ]

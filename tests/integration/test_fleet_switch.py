@@ -1,0 +1,164 @@
+"""A planned switch asked of one of three proxy processes moves all three (etcd fleet mode).
+
+Real A, B, MirrorMaker 2 (the session's mirror A->B) and a real etcd. A confluent-kafka producer
+writes through each instance at 100 rec/s; the switch is asked of the first. The others fence and
+drain (their acknowledgements gate the leader's drain), and follow the flip through the store's
+watch. Judged from B's log as the single-proxy switch tests are: nothing lost, nothing duplicated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import processes, workload
+from harness.etcd import Etcd
+from harness.mirror import Mirror, start_mirror
+from harness.proxy_process import ProxyProcess, raw_config
+from harness.workload import SwitchRun, wait_until
+from harness.workload_verify import verify
+from proxy.cli import AdminClient, is_final
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "fleet-token"
+INSTANCES = 3
+RATE = 100.0
+BEFORE, AFTER = 200, 200
+MIRROR_READY_S = 300  # JVM start-up on a loaded 2-core machine
+
+
+@pytest.fixture(scope="module")
+def mirror(cluster_a: Any, cluster_b: Any) -> Iterator[Mirror]:
+    """This module's own A->B MirrorMaker 2, given longer to start than the session's."""
+    started = start_mirror(cluster_a.bootstrap, cluster_b.bootstrap, source_alias="A", target_alias="B",
+                           ready_timeout_s=MIRROR_READY_S)
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+
+
+def _fleet(a: Any, b: Any, etcd: Etcd, tmp_path: Path, proxies: list[ProxyProcess]) -> None:
+    """Start INSTANCES proxies into `proxies`, each on ports chosen free just before it starts."""
+    token = tmp_path / "token"
+    token.write_text(TOKEN)
+    state = {"backend": "etcd", "endpoints": [etcd.endpoint], "prefix": f"/kfp-test/{uuid.uuid4().hex[:8]}",
+             "lease_ttl_s": 5}
+    for _ in range(INSTANCES):
+        proxies.append(ProxyProcess(raw_config({"A": a.bootstrap, "B": b.bootstrap}, "A", state=state,
+                                               mirrors=[{"source": "A", "target": "B"}],
+                                               admin={"token_file": str(token)})).start())
+
+
+def _producing_through(proxies: list[ProxyProcess], through: list[ProxyProcess], topic: str) -> list[Any]:
+    """Once every instance lists the whole fleet: a producer through each of `through`, past BEFORE acks."""
+    wait_until(lambda: all(len(p.status()["state"]["fleet"]) == INSTANCES for p in proxies), 120,
+               lambda: "fleet not registered", every_s=0.2)
+    producers = [workload.producer("confluent", p.bootstrap, topic, rate=RATE, name=f"via-{proxies.index(p)}")
+                 for p in through]
+    for producer in producers:
+        producer.start()
+    for producer in producers:
+        producer.wait_acked(BEFORE, 120)
+    return producers
+
+
+def test_a_switch_asked_of_one_instance_moves_the_fleet_losing_and_duplicating_nothing(
+        cluster_a: Any, cluster_b: Any, mirror: Mirror, new_topic: Any, etcd: Etcd, tmp_path: Path) -> None:
+    topic = new_topic(cluster_a, partitions=3)
+    proxies: list[ProxyProcess] = []
+    producers: list[Any] = []
+    try:
+        _fleet(cluster_a, cluster_b, etcd, tmp_path, proxies)
+        producers.extend(_producing_through(proxies, proxies, topic))
+        admin = AdminClient(proxies[0].admin_url, TOKEN)
+        called_at = time.time()
+        code, answer = admin.call("POST", "/v1/switch", {"target": "B", "timeout_s": 60})
+        assert code == 202, answer
+        wait_until(lambda: all(p.status()["switch_epoch"] == 1 for p in proxies), 120,
+                   lambda: "not every instance flipped", every_s=0.05)
+        last_flipped_s = time.time() - called_at
+        record: dict[str, Any] = {}
+
+        def final() -> bool:
+            record.update(admin.call("GET", f"/v1/switch/{answer['switch_id']}")[1])
+            return is_final(record)
+
+        wait_until(final, 120, lambda: f"switch record not final: {record}", every_s=0.2)
+        for producer in producers:
+            producer.wait_acked(len(producer.acks) + AFTER, 120)
+        statuses = [p.status() for p in proxies]
+    finally:
+        for producer in producers:
+            producer.stop()
+        for proxy in proxies:
+            proxy.stop()
+    assert record["outcome"] == "succeeded", record["reason"]
+    assert [(s["active"], s["switch_epoch"]) for s in statuses] == [("B", 1)] * INSTANCES
+    run = SwitchRun(answer["switch_id"], record, called_at)
+    verdict = verify(cluster_b.bootstrap, topic, producers, [], run)
+    phases = {p["phase"]: p["duration_ms"] for p in record["phases"]}
+    print(json.dumps({"test": "fleet-planned-switch", "instances": INSTANCES,
+                      "last_instance_flipped_ms": round(last_flipped_s * 1000), "phases_ms": phases,
+                      **verdict.to_dict()}))
+    for produced in verdict.producers:
+        assert produced.fatal is None
+        assert (produced.lost, produced.duplicates) == (0, 0), produced.lost_sample
+
+
+def test_a_leader_killed_mid_switch_leaves_every_instance_on_the_source_unfenced(
+        cluster_a: Any, cluster_b: Any, mirror: Mirror, new_topic: Any, etcd: Etcd, tmp_path: Path) -> None:
+    """SIGKILL the leader while its catch-up waits on a frozen MirrorMaker: the followers, fenced for
+    its switch, see its lease expire, find the epoch unchanged in etcd, and lift their fence; the
+    producers through them go on writing to A. Restarted, the leader closes its record as aborted."""
+    topic = new_topic(cluster_a, partitions=1)
+    proxies: list[ProxyProcess] = []
+    producers: list[Any] = []
+    try:
+        _fleet(cluster_a, cluster_b, etcd, tmp_path, proxies)
+        leader, followers = proxies[0], proxies[1:]
+        producers.extend(_producing_through(proxies, followers, topic))
+        admin = AdminClient(leader.admin_url, TOKEN)
+        os.kill(mirror.pid, signal.SIGSTOP)  # catch-up cannot pass while MM2 copies nothing
+        try:
+            code, answer = admin.call("POST", "/v1/switch", {"target": "B", "timeout_s": 120})
+            assert code == 202, answer
+            wait_until(lambda: all(p.metric("kfp_fenced") == 1 for p in followers), 60,
+                       lambda: "followers not fenced for the leader's switch", every_s=0.05)
+            assert leader.process is not None
+            processes.kill_many([leader.process])
+            leader.process = None
+            wait_until(lambda: all(p.metric("kfp_fenced") == 0 for p in followers), 60,
+                       lambda: "followers still fenced after the leader's lease expired", every_s=0.2)
+        finally:
+            os.kill(mirror.pid, signal.SIGCONT)
+        for producer in producers:
+            producer.wait_acked(len(producer.acks) + AFTER, 120)
+        statuses = [p.status() for p in followers]
+        leader.start()
+        leader_status = leader.status()
+        code, record = admin.call("GET", f"/v1/switch/{answer['switch_id']}")
+    finally:
+        for producer in producers:
+            producer.stop()
+        for proxy in proxies:
+            proxy.stop()
+    assert [(s["active"], s["switch_epoch"]) for s in statuses] == [("A", 0)] * len(followers)
+    assert (leader_status["active"], leader_status["switch_epoch"]) == ("A", 0)
+    assert code == 200 and (record["outcome"], record["final"]) == ("aborted", True)
+    assert "stopped in phase" in record["reason"]
+    verdict = verify(cluster_a.bootstrap, topic, producers)
+    print(json.dumps({"test": "fleet-leader-killed", **verdict.to_dict()}))
+    for produced in verdict.producers:
+        assert (produced.lost, produced.duplicates, produced.fatal) == (0, 0, None), produced.lost_sample
