@@ -6,9 +6,10 @@ Deterministic virtual ids are patched even while A is active, so this measures t
 in-place walk of a Produce v13 request and a Fetch v17 response (real -> virtual or virtual -> real,
 every id known, so every id is written) of a typical shape, 3 topics x 4 partitions with 16 KiB of
 records each (192 KiB of records), and a 1-topic, 1-partition one (the latency-sensitive small
-case). Each figure is the median CPU ns (thread time: the machine is shared) per call over rounds of 200 calls; `*_per_mib_us` relates the
-large case to the bytes it carries. For comparison, `fetch_node_patch_ns` is the existing
-broker-identity patcher on the same Fetch response (what every v13+ Fetch response already pays).
+case). Each figure is the median CPU ns per call (thread time: the machine is shared) over rounds
+of 200 calls; `*_per_mib_us` relates the large case to the bytes it carries. For comparison,
+`fetch_node_patch_ns` is the existing broker-identity patcher on the same Fetch response (what
+every v13+ Fetch response already pays).
 """
 
 from __future__ import annotations

@@ -99,7 +99,7 @@ def _produce_response(correlation_id: int, topic: bytes) -> bytes:
     return response(correlation_id, schema.encode(produce.RESPONSE, 13, body))
 
 
-def _sent(commands: list[Any], kind: type) -> bytes:
+def _sent(commands: list[Any], kind: type[SendUpstream] | type[SendClient]) -> bytes:
     [command] = [c for c in commands if isinstance(c, kind)]
     return b"".join(command.parts)
 
