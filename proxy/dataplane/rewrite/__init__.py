@@ -43,7 +43,10 @@ RESPONSE_REWRITERS: dict[int, Rewriter] = {
     32: rewrite_describe_configs_response,
     60: rewrite_describe_cluster,
     68: response_ids_to_virtual,  # ConsumerGroupHeartbeat assignment
+    69: response_ids_to_virtual,  # ConsumerGroupDescribe assignments
     75: _both(rewrite_describe_topic_partitions, response_ids_to_virtual),
+    76: response_ids_to_virtual,  # ShareGroupHeartbeat assignment
+    77: response_ids_to_virtual,  # ShareGroupDescribe assignments
     78: _both(rewrite_share, response_ids_to_virtual),
     79: _both(rewrite_share, response_ids_to_virtual),
 }

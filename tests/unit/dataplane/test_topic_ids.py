@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from protocol import schema
 from protocol.messages import (
+    consumer_group_describe,
     consumer_group_heartbeat,
     describe_topic_partitions,
     fetch,
@@ -27,8 +28,11 @@ from protocol.messages import (
     produce,
     share_acknowledge,
     share_fetch,
+    share_group_describe,
+    share_group_heartbeat,
 )
 from protocol.schema import MessageSpec
+from proxy.dataplane.api_versions import _caps, intersect
 from proxy.dataplane.connection import (
     ClientDataReceived,
     Connection,
@@ -140,6 +144,14 @@ def test_an_unknown_virtual_id_reaches_the_broker_unchanged_and_asks_for_a_poll(
     assert poked == [True]
 
 
+def test_apis_with_topic_ids_the_proxy_does_not_map_are_capped_below_them_or_hidden() -> None:
+    broker = {19: (2, 7), 20: (1, 6), 28: (0, 6), 90: (0, 1), 91: (0, 0), 92: (0, 0), 8: (2, 10), 68: (0, 1)}
+    advertised = intersect([broker, broker], _caps())
+    assert (advertised[19], advertised[20], advertised[28]) == ((2, 6), (1, 5), (0, 5))
+    assert not {90, 91, 92} & set(advertised)
+    assert (advertised[8], advertised[68]) == ((2, 10), (0, 1))  # mapped: served in full
+
+
 # -- the decoded APIs, every version with ids ------------------------------------------------------------
 
 # (api key, spec, versions with topic ids)
@@ -147,7 +159,9 @@ REQUESTS = [(8, offset_commit.REQUEST, [10]), (9, offset_fetch.REQUEST, [10]),
             (68, consumer_group_heartbeat.REQUEST, [0, 1]), (78, share_fetch.REQUEST, [1, 2]),
             (79, share_acknowledge.REQUEST, [1, 2])]
 RESPONSES = [(8, offset_commit.RESPONSE, [10]), (9, offset_fetch.RESPONSE, [10]),
-             (68, consumer_group_heartbeat.RESPONSE, [0, 1]), (75, describe_topic_partitions.RESPONSE, [0]),
+             (68, consumer_group_heartbeat.RESPONSE, [0, 1]), (69, consumer_group_describe.RESPONSE, [0, 1]),
+             (75, describe_topic_partitions.RESPONSE, [0]), (76, share_group_heartbeat.RESPONSE, [1]),
+             (77, share_group_describe.RESPONSE, [1]),
              (78, share_fetch.RESPONSE, [1, 2]), (79, share_acknowledge.RESPONSE, [1, 2])]
 
 

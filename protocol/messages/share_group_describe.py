@@ -1,0 +1,76 @@
+"""ShareGroupDescribe (key 77): share groups as an admin sees them (KIP-932).
+
+Decoded only for its topic ids: each member's assignment names topics by id and name.
+"""
+
+from __future__ import annotations
+
+from protocol.schema import NULL, Field, MessageSpec
+
+API_KEY = 77
+
+REQUEST = MessageSpec(
+    name="ShareGroupDescribeRequest",
+    api_key=API_KEY,
+    valid="1",
+    flexible="0+",
+    fields=(
+        Field("GroupIds", "[]string", "0+"),
+        Field("IncludeAuthorizedOperations", "bool", "0+"),
+    ),
+)
+
+RESPONSE = MessageSpec(
+    name="ShareGroupDescribeResponse",
+    api_key=API_KEY,
+    valid="1",
+    flexible="0+",
+    fields=(
+        Field("ThrottleTimeMs", "int32", "0+"),
+        Field(
+            "Groups",
+            "[]DescribedGroup",
+            "0+",
+            fields=(
+                Field("ErrorCode", "int16", "0+"),
+                Field("ErrorMessage", "string", "0+", nullable="0+", default=NULL),
+                Field("GroupId", "string", "0+"),
+                Field("GroupState", "string", "0+"),
+                Field("GroupEpoch", "int32", "0+"),
+                Field("AssignmentEpoch", "int32", "0+"),
+                Field("AssignorName", "string", "0+"),
+                Field(
+                    "Members",
+                    "[]Member",
+                    "0+",
+                    fields=(
+                        Field("MemberId", "string", "0+"),
+                        Field("RackId", "string", "0+", nullable="0+", default=NULL),
+                        Field("MemberEpoch", "int32", "0+"),
+                        Field("ClientId", "string", "0+"),
+                        Field("ClientHost", "string", "0+"),
+                        Field("SubscribedTopicNames", "[]string", "0+"),
+                        Field(
+                            "Assignment",
+                            "Assignment",
+                            "0+",
+                            fields=(
+                                Field(
+                                    "TopicPartitions",
+                                    "[]TopicPartitions",
+                                    "0+",
+                                    fields=(
+                                        Field("TopicId", "uuid", "0+"),
+                                        Field("TopicName", "string", "0+"),
+                                        Field("Partitions", "[]int32", "0+"),
+                                    ),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+                Field("AuthorizedOperations", "int32", "0+", default=-2147483648),
+            ),
+        ),
+    ),
+)
