@@ -287,6 +287,7 @@ class ProxyContext:
 
     def set_active(self, cluster: str, epoch: int) -> None:
         self.active = cluster
+        self.monitors[cluster].poke()  # its topic ids, fresh: a topic MM2 created since the last poll
         self.switch_epoch = epoch
         self.metrics.set_active(cluster)
         self.metrics.switch_epoch.set(self.switch_epoch)
