@@ -10,7 +10,8 @@ from protocol.schema import NULL, Field, MessageSpec
 
 API_KEY = 69
 
-_ASSIGNMENT = (
+# shared with ShareGroupDescribe, whose JSON repeats these
+ASSIGNMENT = (
     Field(
         "TopicPartitions",
         "[]TopicPartitions",
@@ -23,15 +24,27 @@ _ASSIGNMENT = (
     ),
 )
 
+REQUEST_FIELDS = (
+    Field("GroupIds", "[]string", "0+"),
+    Field("IncludeAuthorizedOperations", "bool", "0+"),
+)
+GROUP_HEAD = (
+    Field("ErrorCode", "int16", "0+"),
+    Field("ErrorMessage", "string", "0+", nullable="0+", default=NULL),
+    Field("GroupId", "string", "0+"),
+    Field("GroupState", "string", "0+"),
+    Field("GroupEpoch", "int32", "0+"),
+    Field("AssignmentEpoch", "int32", "0+"),
+    Field("AssignorName", "string", "0+"),
+)
+AUTHORIZED_OPERATIONS = Field("AuthorizedOperations", "int32", "0+", default=-2147483648)
+
 REQUEST = MessageSpec(
     name="ConsumerGroupDescribeRequest",
     api_key=API_KEY,
     valid="0-1",
     flexible="0+",
-    fields=(
-        Field("GroupIds", "[]string", "0+"),
-        Field("IncludeAuthorizedOperations", "bool", "0+"),
-    ),
+    fields=REQUEST_FIELDS,
 )
 
 RESPONSE = MessageSpec(
@@ -46,13 +59,7 @@ RESPONSE = MessageSpec(
             "[]DescribedGroup",
             "0+",
             fields=(
-                Field("ErrorCode", "int16", "0+"),
-                Field("ErrorMessage", "string", "0+", nullable="0+", default=NULL),
-                Field("GroupId", "string", "0+"),
-                Field("GroupState", "string", "0+"),
-                Field("GroupEpoch", "int32", "0+"),
-                Field("AssignmentEpoch", "int32", "0+"),
-                Field("AssignorName", "string", "0+"),
+                *GROUP_HEAD,
                 Field(
                     "Members",
                     "[]Member",
@@ -66,12 +73,12 @@ RESPONSE = MessageSpec(
                         Field("ClientHost", "string", "0+"),
                         Field("SubscribedTopicNames", "[]string", "0+"),
                         Field("SubscribedTopicRegex", "string", "0+", nullable="0+", default=NULL),
-                        Field("Assignment", "Assignment", "0+", fields=_ASSIGNMENT),
-                        Field("TargetAssignment", "Assignment", "0+", fields=_ASSIGNMENT),
+                        Field("Assignment", "Assignment", "0+", fields=ASSIGNMENT),
+                        Field("TargetAssignment", "Assignment", "0+", fields=ASSIGNMENT),
                         Field("MemberType", "int8", "1+", default=-1),
                     ),
                 ),
-                Field("AuthorizedOperations", "int32", "0+", default=-2147483648),
+                AUTHORIZED_OPERATIONS,
             ),
         ),
     ),

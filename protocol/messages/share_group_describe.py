@@ -1,10 +1,12 @@
 """ShareGroupDescribe (key 77): share groups as an admin sees them (KIP-932).
 
-Decoded only for its topic ids: each member's assignment names topics by id and name.
+Decoded only for its topic ids: each member's assignment names topics by id and name. The group
+fields are ConsumerGroupDescribe's (Kafka's JSON repeats them); only the member differs.
 """
 
 from __future__ import annotations
 
+from protocol.messages.consumer_group_describe import ASSIGNMENT, AUTHORIZED_OPERATIONS, GROUP_HEAD, REQUEST_FIELDS
 from protocol.schema import NULL, Field, MessageSpec
 
 API_KEY = 77
@@ -14,10 +16,7 @@ REQUEST = MessageSpec(
     api_key=API_KEY,
     valid="1",
     flexible="0+",
-    fields=(
-        Field("GroupIds", "[]string", "0+"),
-        Field("IncludeAuthorizedOperations", "bool", "0+"),
-    ),
+    fields=REQUEST_FIELDS,
 )
 
 RESPONSE = MessageSpec(
@@ -32,13 +31,7 @@ RESPONSE = MessageSpec(
             "[]DescribedGroup",
             "0+",
             fields=(
-                Field("ErrorCode", "int16", "0+"),
-                Field("ErrorMessage", "string", "0+", nullable="0+", default=NULL),
-                Field("GroupId", "string", "0+"),
-                Field("GroupState", "string", "0+"),
-                Field("GroupEpoch", "int32", "0+"),
-                Field("AssignmentEpoch", "int32", "0+"),
-                Field("AssignorName", "string", "0+"),
+                *GROUP_HEAD,
                 Field(
                     "Members",
                     "[]Member",
@@ -50,26 +43,10 @@ RESPONSE = MessageSpec(
                         Field("ClientId", "string", "0+"),
                         Field("ClientHost", "string", "0+"),
                         Field("SubscribedTopicNames", "[]string", "0+"),
-                        Field(
-                            "Assignment",
-                            "Assignment",
-                            "0+",
-                            fields=(
-                                Field(
-                                    "TopicPartitions",
-                                    "[]TopicPartitions",
-                                    "0+",
-                                    fields=(
-                                        Field("TopicId", "uuid", "0+"),
-                                        Field("TopicName", "string", "0+"),
-                                        Field("Partitions", "[]int32", "0+"),
-                                    ),
-                                ),
-                            ),
-                        ),
+                        Field("Assignment", "Assignment", "0+", fields=ASSIGNMENT),
                     ),
                 ),
-                Field("AuthorizedOperations", "int32", "0+", default=-2147483648),
+                AUTHORIZED_OPERATIONS,
             ),
         ),
     ),

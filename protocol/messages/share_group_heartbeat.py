@@ -6,6 +6,7 @@ did not change.
 
 from __future__ import annotations
 
+from protocol.messages import consumer_group_heartbeat
 from protocol.schema import NULL, Field, MessageSpec
 
 API_KEY = 76
@@ -29,27 +30,5 @@ RESPONSE = MessageSpec(
     api_key=API_KEY,
     valid="1",
     flexible="0+",
-    fields=(
-        Field("ThrottleTimeMs", "int32", "0+"),
-        Field("ErrorCode", "int16", "0+"),
-        Field("ErrorMessage", "string", "0+", nullable="0+", default=NULL),
-        Field("MemberId", "string", "0+", nullable="0+", default=NULL),
-        Field("MemberEpoch", "int32", "0+"),
-        Field("HeartbeatIntervalMs", "int32", "0+"),
-        Field(
-            "Assignment",
-            "Assignment",
-            "0+",
-            nullable="0+",
-            default=NULL,
-            fields=(
-                Field(
-                    "TopicPartitions",
-                    "[]TopicPartitions",
-                    "0+",
-                    fields=(Field("TopicId", "uuid", "0+"), Field("Partitions", "[]int32", "0+")),
-                ),
-            ),
-        ),
-    ),
+    fields=consumer_group_heartbeat.RESPONSE.fields,  # the same fields in Kafka's JSON
 )
