@@ -7,7 +7,7 @@ brokers, cluster id, controller) built as new bytes, and the topics.
 
 With `partitions=False` the topics are passed on as a slice of the input, unread: the brokers-only
 mode, for callers that keep real partition leaders (and for the benchmark). The topics are then
-not validated either. With `partitions=True` (the slow path's semantics) every partition's
+not validated either, and their ids stay real. With `partitions=True` (the slow path's semantics) every partition's
 LeaderId, ReplicaNodes, IsrNodes and OfflineReplicas are mapped and its LeaderEpoch set to -1.
 
 Node ids are fixed-size, so the topics keep their size. They are rebuilt as pieces (slices between
@@ -16,6 +16,10 @@ copy (about 120 ns each). Two per-patch caches keep a partition to three slices 
 lookups: real LeaderId -> its mapped bytes (with the -1 epoch), and the replica-array span
 (ReplicaNodes, IsrNodes, OfflineReplicas with their lengths) -> its mapped bytes, since a cluster
 has few distinct replica lists.
+
+Topic ids (v10+): each topic's real id is learnt with its name (`node_map.topics.learn`) and
+replaced by the virtual one in the joined topics, whose offsets equal the input's; a topic with a
+null name (v12+, looked up by an id the broker does not know) keeps whatever id maps to.
 """
 
 from __future__ import annotations
