@@ -48,12 +48,14 @@ def topic_ids(bootstrap: str) -> dict[str, bytes]:
 
 
 @contextmanager
-def data_errors(proxy: ProxyThread) -> Iterator[Counter[int]]:
-    """Every partition error code of Produce and Fetch answers as the brokers sent them."""
-    seen: Counter[int] = Counter()
+def data_errors(proxy: ProxyThread) -> Iterator[Counter[int | tuple[int, int]]]:
+    """Every partition error code of Produce and Fetch answers as the brokers sent them, and
+    (api key, version) of every such answer."""
+    seen: Counter[int | tuple[int, int]] = Counter()
 
     def tap(is_request: bool, key: int, version: int, body: bytes) -> None:
         if not is_request and key in DATA_ANSWERS:
+            seen[key, version] += 1
             answer = schema.decode(DATA_ANSWERS[key], version, memoryview(body))
             for topic in answer.Responses:
                 for partition in topic.get("PartitionResponses") or topic.get("Partitions") or []:
@@ -83,6 +85,8 @@ def test_java_clients_keep_their_topic_ids_across_a_planned_switch(cluster_a: An
     assert after[witness] == before[witness] == virtual_topic_id(proxy.server.context.virtual.cluster_id, witness)
     assert errors[UNKNOWN_TOPIC_ID] == 0, dict(errors)
     assert errors[0] > 0  # the tap saw the traffic
+    answers = [e for e in errors if isinstance(e, tuple)]  # both name topics by id:
+    assert max(v for k, v in answers if k == 0) == 13 and max(v for k, v in answers if k == 1) >= 13, answers
     assert produced.fatal is None and consumed.fatal is None
     assert (produced.lost, produced.duplicates) == (0, 0), produced.lost_sample
     assert (consumed.offset_resets, consumed.replayed, consumed.unconsumed) == (0, 0, 0), consumed.resets
