@@ -48,6 +48,7 @@ test: jars etcd lint typecheck
 
 bench: jars
 	$(PY) -m bench.codec_bench
+	$(PY) -m bench.topic_id_bench
 	$(PY) -m bench.overhead --quick
 	$(PY) -m bench.connections --quick
 	$(PY) -m bench.failover_drill --quick

@@ -14,6 +14,7 @@ from protocol.messages import (
     add_offsets_to_txn,
     add_partitions_to_txn,
     api_versions,
+    consumer_group_describe,
     consumer_group_heartbeat,
     describe_cluster,
     describe_configs,
@@ -36,6 +37,8 @@ from protocol.messages import (
     produce,
     share_acknowledge,
     share_fetch,
+    share_group_describe,
+    share_group_heartbeat,
     sync_group,
     txn_offset_commit,
 )
@@ -68,7 +71,10 @@ MESSAGES: dict[int, ModuleType] = {
         describe_transactions,
         list_transactions,
         consumer_group_heartbeat,
+        consumer_group_describe,
         describe_topic_partitions,
+        share_group_heartbeat,
+        share_group_describe,
         share_fetch,
         share_acknowledge,
     )

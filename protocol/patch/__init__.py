@@ -14,7 +14,7 @@ or a list of pieces to write in order (`transport.writelines`, or `b"".join`); a
 
 `NodeMap` is what a patcher needs from the proxy's virtual cluster (the proxy's `NodeMapper`
 satisfies it): real -> virtual node ids (-1 stays -1), the advertised host, the port of a virtual
-node, and the virtual cluster id.
+node, the virtual cluster id, and the cluster's topic ids (real <-> virtual, see `topic_ids`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Protocol
 
 from protocol.errors import UnsupportedVersion
 from protocol.patch import fetch, find_coordinator, metadata, produce
+from protocol.patch.topic_ids import TopicIds
 
 
 class NodeMap(Protocol):
@@ -34,6 +35,11 @@ class NodeMap(Protocol):
 
     @property
     def cluster_id(self) -> str: ...
+
+    @property
+    def topics(self) -> TopicIds:
+        """This cluster's real <-> virtual topic ids."""
+        ...
 
     def node(self, real_node_id: int, /) -> int:
         """Real node id -> virtual node id; -1 stays -1."""

@@ -7,7 +7,7 @@ brokers, cluster id, controller) built as new bytes, and the topics.
 
 With `partitions=False` the topics are passed on as a slice of the input, unread: the brokers-only
 mode, for callers that keep real partition leaders (and for the benchmark). The topics are then
-not validated either. With `partitions=True` (the slow path's semantics) every partition's
+not validated either, and their ids stay real. With `partitions=True` (the slow path's semantics) every partition's
 LeaderId, ReplicaNodes, IsrNodes and OfflineReplicas are mapped and its LeaderEpoch set to -1.
 
 Node ids are fixed-size, so the topics keep their size. They are rebuilt as pieces (slices between
@@ -16,6 +16,10 @@ copy (about 120 ns each). Two per-patch caches keep a partition to three slices 
 lookups: real LeaderId -> its mapped bytes (with the -1 epoch), and the replica-array span
 (ReplicaNodes, IsrNodes, OfflineReplicas with their lengths) -> its mapped bytes, since a cluster
 has few distinct replica lists.
+
+Topic ids (v10+): each topic's real id is learnt with its name (`node_map.topics.learn`) and
+replaced by the virtual one in the joined topics, whose offsets equal the input's; a topic with a
+null name (v12+, looked up by an id the broker does not know) keeps whatever id maps to.
 """
 
 from __future__ import annotations
@@ -35,10 +39,14 @@ from protocol.patch.wire import (
     skip_string,
     skip_tags,
     string,
+    uvarint,
 )
+
+ZERO_ID = bytes(16)
 
 if TYPE_CHECKING:
     from protocol.patch import NodeMap
+    from protocol.patch.topic_ids import TopicIds
 
 API_KEY = 3
 VERSIONS = range(0, 14)
@@ -67,16 +75,20 @@ def _patch(body: memoryview, version: int, node_map: NodeMap, partitions: bool) 
         fail("Metadata head runs past the end", pos)
     if not partitions:
         return [b"".join(head), body[pos:]]
-    return [b"".join(head), _topics(bytes(body[pos:]), version, NodeIds(node_map))]
+    return [b"".join(head), _topics(bytes(body[pos:]), version, NodeIds(node_map), node_map.topics)]
 
 
-def _topics(data: bytes, version: int, ids: NodeIds) -> bytes:
+def _topics(data: bytes, version: int, ids: NodeIds, topic_ids: TopicIds) -> bytes | memoryview:
     """Topics and the tail of the body, with every partition's node ids and epoch rewritten."""
     compact = version >= 9
     walk = _Partitions(data, ids, version)
+    named: list[tuple[int, int]] = []  # (where a Name starts, where its TopicId starts), v10+
     count, pos = array_length(data, 0, compact)
     for _ in range(count):
-        pos = skip_string(data, pos + 2, compact, nullable=version >= 12)  # after ErrorCode: Name
+        name_at = pos + 2  # after ErrorCode
+        pos = skip_string(data, name_at, compact, nullable=version >= 12)
+        if version >= 10:
+            named.append((name_at, pos))
         pos += (16 if version >= 10 else 0) + (1 if version >= 1 else 0)  # TopicId, IsInternal
         partition_count, pos = array_length(data, pos, compact)
         pos = walk.compact(pos, partition_count) if compact else walk.classic(pos, partition_count)
@@ -88,7 +100,22 @@ def _topics(data: bytes, version: int, ids: NodeIds) -> bytes:
         pos = skip_tags(data, pos)
     if pos != len(data):
         fail(f"{len(data) - pos} bytes after the Metadata topics", pos)
-    return walk.result()
+    return _virtual_ids(walk.result(), named, topic_ids) if named else walk.result()
+
+
+def _virtual_ids(topics: bytes, named: list[tuple[int, int]], topic_ids: TopicIds) -> memoryview:
+    """Each topic's real id learnt with its name and replaced by the virtual one (same offsets)."""
+    out = bytearray(topics)
+    for name_at, id_at in named:
+        real = topics[id_at : id_at + 16]
+        if real == ZERO_ID:
+            continue
+        n, start = uvarint(topics, name_at)
+        if n == 0:  # a null name (v12+ lookup by an id the broker does not know)
+            out[id_at : id_at + 16] = topic_ids.to_virtual[real]
+        else:
+            out[id_at : id_at + 16] = topic_ids.learn(topics[start : start + n - 1].decode("utf-8", "replace"), real)
+    return memoryview(out)
 
 
 class _Partitions:

@@ -24,17 +24,24 @@ INVALID_REQUEST = 42
 
 # Never advertised: telemetry ids are broker-issued (71, 72); controller endpoints (55) and voter
 # changes (80-82) would leak real addresses; broker registration is not a client's business (64).
-HIDDEN_APIS = frozenset({55, 64, 71, 72, 80, 81, 82})
+HIDDEN_APIS = frozenset({55, 64, 71, 72, 80, 81, 82,
+                         90, 91, 92})  # share-group offset admin APIs: topic ids the proxy does not map
+# APIs whose newest versions carry topic ids the proxy does not map: capped at the last version
+# without them (CreateTopics v7, DeleteTopics v6, TxnOffsetCommit v6 add TopicId).
+BEFORE_TOPIC_IDS = {19: 6, 20: 5, 28: 5}
+
 
 def _caps() -> dict[int, tuple[int, int]]:
     """APIs whose bodies the proxy decodes are capped at the versions our codecs know."""
     from protocol.messages import MESSAGES
 
     caps = {}
-    for key in (0, 1, 3, 10, 18, 22, 32, 60, 75, 78, 79):
+    for key in (0, 1, 3, 8, 9, 10, 18, 22, 32, 60, 68, 69, 75, 76, 77, 78, 79):
         module = MESSAGES.get(key)
         if module is not None:
             caps[key] = module.RESPONSE.version_range
+    for key, highest in BEFORE_TOPIC_IDS.items():
+        caps[key] = (0, highest)
     return caps
 
 

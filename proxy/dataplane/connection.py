@@ -57,8 +57,9 @@ from protocol.headers import RequestHeader, peek_request_header, read_uvarint, r
 from protocol.messages import MESSAGES
 from protocol.patch import PATCHERS, patched_versions
 from protocol.patch.fetch_request import clear_leader_epochs
+from protocol.patch.topic_ids import carries_ids, map_request, map_response
 from proxy.dataplane.correlation import Pending, ResponseOrder
-from proxy.dataplane.rewrite import REQUEST_REWRITERS, RESPONSE_REWRITERS, response_needs_rewrite
+from proxy.dataplane.rewrite import REQUEST_REWRITERS, RESPONSE_REWRITERS, request_needs_rewrite, response_needs_rewrite
 
 if TYPE_CHECKING:
     from proxy.dataplane.virtual_cluster import NodeMapper
@@ -313,12 +314,15 @@ class Connection:
                 self._local_bytes += sum(map(len, local))
                 self._release()
             return
+        if carries_ids(key, version, True):
+            frame = writable(frame)
+            map_request(key, version, frame[header.header_length:], mapper.topics.to_real)
         if key == FETCH:
             self._order.expect_upstream(header.correlation_id, key, version, now)
             self._to_upstream += fetch_without_epochs(frame, header.header_length, version)
             return
         out: bytes | memoryview = frame
-        if key in REQUEST_REWRITERS and key in MESSAGES:
+        if request_needs_rewrite(key, version) and key in MESSAGES:
             out = self._rewrite_request(frame, header.header_length, key, version, mapper)
         elif key in REWRITTEN_BY_INTERCEPTORS:
             out = decisions.rewrite_request(header, frame) or frame
@@ -357,6 +361,10 @@ class Connection:
         if decisions.frame_tap is not None:
             offset = response_header_length(entry.api_key, entry.api_version, frame)
             decisions.frame_tap(False, entry.api_key, entry.api_version, bytes(frame[offset:]))
+        if carries_ids(entry.api_key, entry.api_version, False) and self._mapper is not None:
+            frame = writable(frame)
+            offset = response_header_length(entry.api_key, entry.api_version, frame)
+            map_response(entry.api_key, entry.api_version, frame[offset:], self._mapper.topics.to_virtual)
         if response_needs_rewrite(entry.api_key, entry.api_version) and self._mapper is not None:
             entry.answer = self._rewrite_response(frame, entry.api_key, entry.api_version, self._mapper)
         else:
@@ -389,6 +397,11 @@ class Connection:
             if entry.local:
                 self._local_bytes -= sum(map(len, entry.answer))
             self._to_client += entry.answer
+
+
+def writable(frame: memoryview) -> memoryview:
+    """The frame itself when ids can be written into it (the splitter's views are); else a copy."""
+    return memoryview(bytearray(frame)) if frame.readonly else frame
 
 
 def fetch_without_epochs(frame: memoryview, header_length: int, version: int) -> list[Part]:

@@ -93,8 +93,10 @@ class ProxyContext:
         self._round_robin = itertools.count()
         # real node id -> last address seen, per cluster: a dead broker's slot still routes there
         self._last_known: dict[str, dict[int, tuple[str, int]]] = {name: {} for name in config.clusters}
-        for monitor in self.monitors.values():
+        for name, monitor in self.monitors.items():
             monitor.subscribe(self._on_view)
+            # a client sent a virtual topic id this cluster's map lacks: a topic created since the last poll
+            self.virtual.topics_of(name).to_real.on_miss = lambda _raw, m=monitor: m.poke()
         metrics.set_active(self.active)
 
     # -- lifecycle helpers -----------------------------------------------------------------------------
@@ -270,6 +272,7 @@ class ProxyContext:
     def _on_view(self, view: ClusterView) -> None:
         if view.reachable:
             self.virtual.slots_of(view.name).learn(list(view.brokers))
+            self.virtual.topics_of(view.name).learn_all(view.topic_ids)
             self._last_known[view.name].update(view.brokers)
         # Until every cluster has answered once, advertise what the known ones allow; a later
         # recompute narrows it, and only connections opened afterwards see the change.
@@ -284,6 +287,7 @@ class ProxyContext:
 
     def set_active(self, cluster: str, epoch: int) -> None:
         self.active = cluster
+        self.monitors[cluster].poke()  # its topic ids, fresh: a topic MM2 created since the last poll
         self.switch_epoch = epoch
         self.metrics.set_active(cluster)
         self.metrics.switch_epoch.set(self.switch_epoch)

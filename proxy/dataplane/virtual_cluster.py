@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from proxy.dataplane.topic_ids import ClusterTopicIds
+
 
 class SlotsExhausted(Exception):
     """An upstream cluster has more brokers than the configured virtual slots."""
@@ -71,6 +73,7 @@ class VirtualCluster:
         self.broker_port_base = broker_port_base
         self.max_brokers = max_brokers
         self._clusters: dict[str, ClusterSlots] = {}
+        self._topics: dict[str, ClusterTopicIds] = {}
 
     def slots_of(self, cluster: str) -> ClusterSlots:
         slots = self._clusters.get(cluster)
@@ -78,22 +81,30 @@ class VirtualCluster:
             slots = self._clusters[cluster] = ClusterSlots(self.max_brokers)
         return slots
 
+    def topics_of(self, cluster: str) -> ClusterTopicIds:
+        """The real <-> virtual topic ids of one upstream cluster (see `topic_ids`)."""
+        topics = self._topics.get(cluster)
+        if topics is None:
+            topics = self._topics[cluster] = ClusterTopicIds(self.cluster_id)
+        return topics
+
     def endpoint(self, virtual_node: int) -> Endpoint:
         """The proxy address that fronts a virtual node, whatever cluster is active."""
         return Endpoint(self.advertised_host, self.broker_port_base + virtual_node)
 
     def mapper(self, cluster: str) -> NodeMapper:
-        return NodeMapper(self, self.slots_of(cluster))
+        return NodeMapper(self, self.slots_of(cluster), self.topics_of(cluster))
 
 
 class NodeMapper:
     """What response and request rewriters need for one upstream cluster."""
 
-    __slots__ = ("_slots", "_virtual", "cluster_id", "host", "port_base")
+    __slots__ = ("_slots", "_virtual", "cluster_id", "host", "port_base", "topics")
 
-    def __init__(self, virtual: VirtualCluster, slots: ClusterSlots) -> None:
+    def __init__(self, virtual: VirtualCluster, slots: ClusterSlots, topics: ClusterTopicIds) -> None:
         self._virtual = virtual
         self._slots = slots
+        self.topics = topics
         self.cluster_id = virtual.cluster_id
         self.host = virtual.advertised_host
         self.port_base = virtual.broker_port_base

@@ -32,6 +32,7 @@ class ClusterView:
     api_ranges: dict[int, tuple[int, int]] = field(default_factory=dict)
     supported_features: dict[str, tuple[int, int]] = field(default_factory=dict)
     finalized_features: dict[str, tuple[int, int]] = field(default_factory=dict)
+    topic_ids: dict[str, bytes] = field(default_factory=dict)  # every topic's real id (Metadata v10+)
     updated_at: float = 0.0
     error: str | None = None
 
@@ -79,7 +80,8 @@ class UpstreamMonitor:
             except (KafkaClientError, ProtocolError, OSError) as exc:
                 last_error = f"{host}:{port}: {exc}"
         return ClusterView(self.name, reachable=False, brokers=self.view.brokers, cluster_id=self.view.cluster_id,
-                           api_ranges=self.view.api_ranges, updated_at=time.time(), error=last_error)
+                           api_ranges=self.view.api_ranges, topic_ids=self.view.topic_ids, updated_at=time.time(),
+                           error=last_error)
 
     def _candidates(self) -> list[tuple[str, int]]:
         known = list(self.view.brokers.values())
@@ -89,7 +91,8 @@ class UpstreamMonitor:
         conn = await KafkaConnection.open(host, port, client_id="kfp-monitor")
         try:
             version = conn.pick_version(metadata, highest=12)
-            response = await conn.request(metadata, version, {"Topics": [], "AllowAutoTopicCreation": False})
+            # every topic (Topics null): the proxy's topic-id map must know an id before a client sends it
+            response = await conn.request(metadata, version, {"Topics": None, "AllowAutoTopicCreation": False})
         finally:
             await conn.close()
         api = conn.api_versions_response
@@ -105,6 +108,7 @@ class UpstreamMonitor:
             finalized_features={
                 f.Name: (f.MinVersionLevel, f.MaxVersionLevel) for f in api.get("FinalizedFeatures") or []
             },
+            topic_ids={t.Name: t.TopicId.bytes for t in response.Topics if t.get("TopicId") is not None and t.Name},
             updated_at=time.time(),
         )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from proxy.dataplane.rewrite.topic_ids import response_ids_to_virtual
 from proxy.dataplane.virtual_cluster import NodeMapper
 
 
@@ -36,6 +37,8 @@ def rewrite_metadata(msg: Any, version: int, mapper: NodeMapper) -> None:
     for topic in msg.Topics:
         for partition in topic.Partitions:
             rewrite_partition(partition, mapper)
+    if version >= 10:
+        response_ids_to_virtual(msg, version, mapper)
 
 
 def rewrite_partition(partition: Any, mapper: NodeMapper) -> None:

@@ -25,6 +25,7 @@ from protocol.patch.produce import patch_produce
 from protocol.schema import MessageSpec, decode, encode
 from proxy.dataplane.rewrite.addresses import rewrite_find_coordinator, rewrite_metadata
 from proxy.dataplane.rewrite.leaders import rewrite_fetch, rewrite_produce
+from proxy.dataplane.topic_ids import ClusterTopicIds
 from tests.unit.protocol.messages.strategies import message
 
 NODE_FIELDS = frozenset(
@@ -49,6 +50,7 @@ class FakeNodeMap:
         self.cluster_id = cluster_id
         self.first = first
         self.seen: dict[int, int] = {}
+        self.topics = ClusterTopicIds(cluster_id)
 
     def node(self, real_node_id: int, /) -> int:
         if real_node_id < 0:
