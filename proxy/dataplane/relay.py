@@ -4,8 +4,12 @@ Every decision about a frame is made by the sans-IO core, `connection.Connection
 here turn socket callbacks into its events and carry out the commands it returns, with no await.
 
 Sockets are read with `asyncio.BufferedProtocol` into the context's one read buffer, so a read
-costs no bytes object of its own; the core copies what it keeps (a frame splitter's buffer) before
-the callback returns, and the buffer is reused by the next read on any connection.
+costs no bytes object of its own. A frame that lies wholly in one read is written on as a view of
+that buffer, with no copy (a Produce request, a Fetch response up to the read size); the core copies
+only what it keeps past the callback (a partial frame, a held request). uvloop sends at once when it
+can; when a transport keeps part of a view unsent, the context swaps in a fresh read buffer before
+the next read (`ProxyContext.read_buffer_lent`), so the bytes still queued are never overwritten.
+Byte and request counts go to the metrics' plain-number tally, not a Prometheus call per read.
 
 Backpressure only ever stops reading, never drops. A socket's reading is paused for any of four
 reasons and resumes when none is left (`ReadingPauses`): the other side's transport buffer passed its
@@ -78,8 +82,8 @@ class ReadingPauses:
 class ClientConnection(asyncio.BufferedProtocol):
     """The proxy's side of one client connection (bootstrap or a virtual node's port)."""
 
-    __slots__ = ("_closed", "_core", "_reading", "_upstream", "context", "last_active", "peer", "route",
-                 "transport", "virtual_node")
+    __slots__ = ("_closed", "_core", "_reading", "_reported", "_upstream", "context", "last_active", "peer",
+                 "route", "transport", "virtual_node")
 
     def __init__(self, context: ProxyContext, virtual_node: int | None) -> None:
         self.context = context
@@ -92,6 +96,7 @@ class ClientConnection(asyncio.BufferedProtocol):
         self._core = Connection(context, self, limits.max_frame_bytes, limits.write_high_water_bytes)
         self._reading = ReadingPauses()
         self._closed = False
+        self._reported = 0  # what the budget was last told this connection buffers
         self.last_active = time.monotonic()
 
     # -- asyncio callbacks -------------------------------------------------------------------------
@@ -153,8 +158,9 @@ class ClientConnection(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         self.last_active = time.monotonic()
-        self.context.metrics.bytes_client_in.inc(nbytes)
-        self.handle(ClientDataReceived(self.context.read_buffer[:nbytes]))
+        context = self.context
+        context.metrics.tally.client_in += nbytes
+        self.handle(ClientDataReceived(context.read_buffer[:nbytes]))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.handle(ClientClosed())
@@ -187,8 +193,12 @@ class ClientConnection(asyncio.BufferedProtocol):
         return held
 
     def account(self) -> None:
+        """Tell the budget what this connection buffers, when that changed (mostly it stays 0)."""
         if not self._closed:
-            self.context.on_budget(self.context.budget.report(self, self.buffered_bytes()))
+            held = self.buffered_bytes()
+            if held != self._reported:
+                self._reported = held
+                self.context.on_budget(self.context.budget.report(self, held))
 
     def pause_for_upstream(self) -> None:
         self._reading.pause(OTHER_SIDE_FULL)
@@ -247,14 +257,18 @@ class ClientConnection(asyncio.BufferedProtocol):
             log.warning("upstream of %s sent a bad frame: %s", self.peer, command.reason)
 
     def _write(self, parts: list[Part]) -> None:
-        if self.transport is None or self._closed:
+        transport = self.transport
+        if transport is None or self._closed:
             return
-        tap = self.context.client_tap
+        context = self.context
+        tap = context.client_tap
         if tap is not None:
             for part in parts:
-                tap(part)
-        self.context.metrics.bytes_client_out.inc(sum(map(len, parts)))
-        self.transport.writelines(parts)
+                tap(bytes(part))  # a copy: parts may be views of the read buffer
+        context.metrics.tally.client_out += sum(map(len, parts))
+        transport.writelines(parts)
+        if transport.get_write_buffer_size():
+            context.read_buffer_lent(parts)
 
     @property
     def upstream_outstanding(self) -> int:
@@ -300,14 +314,18 @@ class UpstreamConnection(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         context = self._client.context
-        context.metrics.bytes_upstream_in.inc(nbytes)
+        context.metrics.tally.upstream_in += nbytes
         self._client.handle(UpstreamDataReceived(context.read_buffer[:nbytes]))
 
     def write(self, parts: list[Part]) -> None:
-        if self.transport is None:
+        transport = self.transport
+        if transport is None:
             return
-        self._client.context.metrics.bytes_upstream_out.inc(sum(map(len, parts)))
-        self.transport.writelines(parts)
+        context = self._client.context
+        context.metrics.tally.upstream_out += sum(map(len, parts))
+        transport.writelines(parts)
+        if transport.get_write_buffer_size():
+            context.read_buffer_lent(parts)
 
     def connection_lost(self, exc: Exception | None) -> None:
         route = self._client.route
