@@ -120,12 +120,16 @@ class FrameSplitter:
         if len(self._buf) > self._start:
             return self._top_up(lent)
         pos = self._lent_pos
-        if len(lent) - pos >= PREFIX_SIZE:
+        remaining = len(lent) - pos
+        if remaining >= PREFIX_SIZE:
             size: int = _SIZE.unpack_from(lent, pos)[0]
             end = pos + PREFIX_SIZE + size
             if 0 <= size <= self._limit and end <= len(lent):
                 self._lent_pos = end
                 return lent[pos + PREFIX_SIZE : end]
+        elif not remaining:  # drained exactly at a frame boundary (the common end of a read)
+            self._lent = None
+            return None
         self._keep_lent()  # an incomplete (or oversized) frame: buffered, and judged, as fed bytes
         return self._next_own()
 
