@@ -137,16 +137,15 @@ class ProxyContext:
         for interceptor in self.interceptors:  # nothing per connection outlives it
             interceptor.forget(client)
 
-    def read_buffer_lent(self, parts: list[bytes | memoryview]) -> None:
-        """A transport kept `parts` partly unsent: if any is a view of the read buffer, read into a new one.
-
-        The old buffer stays alive as long as the transport's views of it, and is freed with them.
-        """
+    def read_buffer_lent(self, parts: list[bytes | memoryview]) -> bool:
+        """A transport kept `parts` partly unsent: if any is a view of the read buffer, read into a
+        new one (True). The old buffer lives as long as the transport's views of it."""
         shared = self.read_buffer.obj
         for part in parts:
             if isinstance(part, memoryview) and part.obj is shared:
                 self.read_buffer = memoryview(bytearray(READ_BUFFER_BYTES))
-                return
+                return True
+        return False
 
     # -- the proxy-wide buffer cap (proxy.dataplane.budget) ------------------------------------------------
 

@@ -13,7 +13,7 @@ from harness.proxy_thread import proxy_config
 from protocol import schema
 from protocol.messages import metadata
 from proxy.dataplane.connection import UpstreamConnected
-from proxy.dataplane.context import ProxyContext
+from proxy.dataplane.context import READ_BUFFER_BYTES, ProxyContext
 from proxy.dataplane.relay import ClientConnection, UpstreamConnection
 from proxy.metrics import Metrics
 from tests.unit.dataplane.test_connection import METADATA_V, list_offsets, produce_request, request, response
@@ -79,11 +79,36 @@ def test_a_whole_frame_goes_out_as_a_view_of_the_read_buffer() -> None:
 
 def test_views_a_full_transport_keeps_survive_the_next_read() -> None:
     relay = Relay(upstream_full=True)
-    relay.read(relay.client, produce_request(1))
     first_buffer = relay.context.read_buffer
+    relay.read(relay.client, produce_request(1))
+    assert relay.context.read_buffer is not first_buffer  # the transport keeps a view of it
     relay.read(relay.client, list_offsets(2) * 40)  # would overwrite the first request in place
-    assert relay.context.read_buffer is not first_buffer
     assert relay.to_upstream.wire() == produce_request(1) + list_offsets(2) * 40
+
+
+def test_behind_bytes_already_queued_views_of_the_read_buffer_are_copied() -> None:
+    relay = Relay(upstream_full=True)
+    relay.to_upstream.parts.append(b"queued earlier")
+    first_buffer = relay.context.read_buffer
+    relay.read(relay.client, produce_request(1))
+    assert relay.context.read_buffer is first_buffer  # nothing of it is kept
+    assert not any(isinstance(p, memoryview) and p.obj is first_buffer.obj for p in relay.to_upstream.parts)
+    assert relay.to_upstream.wire() == b"queued earlier" + produce_request(1)
+
+
+def test_a_pinned_read_buffer_counts_in_the_budget_until_its_transport_drains() -> None:
+    relay = Relay(upstream_full=True)
+    relay.read(relay.client, produce_request(1))  # sent into an empty queue, then kept: pinned
+    unsent = len(produce_request(1))
+    assert relay.client.buffered_bytes() == unsent + READ_BUFFER_BYTES
+    relay.read(relay.client, produce_request(2))  # queued behind it: copied, no second pin
+    unsent += len(produce_request(2))
+    assert relay.client.buffered_bytes() == unsent + READ_BUFFER_BYTES
+    assert relay.context.budget.total == unsent + READ_BUFFER_BYTES
+    relay.to_upstream.full = False  # the socket took everything
+    assert relay.client.buffered_bytes() == 0
+    relay.to_upstream.full = True
+    assert relay.client.buffered_bytes() == unsent  # the pin went with the drained queue
 
 
 def test_the_read_buffer_is_kept_while_everything_is_sent_at_once() -> None:
