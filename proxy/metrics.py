@@ -1,6 +1,7 @@
 """Prometheus metrics of one proxy process, on a registry of its own.
 
-The hot path touches a metric per request and per chunk, so every labelled child is resolved once
+The hot path touches a metric per request and per chunk, so it counts into `TrafficTally` (plain
+numbers, moved into the metrics before each collection), and every labelled child is resolved once
 and cached (`metrics.request(api_key)` is a dict lookup after the first call); prometheus-client's
 own `labels()` takes a lock and builds a tuple each time. A private `CollectorRegistry` lets tests
 and several in-process proxies keep separate numbers.
@@ -75,7 +76,8 @@ class TrafficTally:
     Even a cached child's `inc()` takes a lock and checks its labels, and the data plane counted
     six to eight things per request and response, more than the rest of its Python work. It adds
     to these fields instead; `Metrics.flush` moves them over before every collection (so a scrape
-    or a test sees every frame handled so far), and a full `latencies` list flushes itself.
+    or a test sees every frame handled so far), and a full `latencies` list flushes itself. Only
+    the event loop's thread touches it: the admin API serves /metrics from that same loop.
     """
 
     __slots__ = ("_flush", "client_in", "client_out", "latencies", "requests", "responses", "upstream_in",
