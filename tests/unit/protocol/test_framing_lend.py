@@ -1,54 +1,18 @@
 """FrameSplitter.lend: frames inside a reused receive buffer come back as views of it, the rest is copied.
 
-Every stream of test_framing is lent through one buffer that is overwritten before each read, as the
-relay's shared read buffer is, so a frame that wrongly pointed into it would come out corrupted.
+Every stream of test_framing is also lent (its `split(..., lend=True)`); these are the cases only
+lending has.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
 
 import pytest
 
 from protocol.errors import FrameTooLarge
 from protocol.framing import FrameSplitter, frame
-from tests.unit.protocol.test_framing import BODIES, CASES, CHUNKERS, LIMIT
-
-READ_BUFFER = 1 << 20
-
-
-def lend_all(chunks: Iterator[bytes], limit: int = LIMIT) -> tuple[list[bytes], FrameSplitter]:
-    """Each chunk read into the same buffer (scribbled over first), lent, drained, copied out."""
-    splitter = FrameSplitter(limit)
-    read_buffer = bytearray(READ_BUFFER)
-    out: list[bytes] = []
-    for chunk in chunks:
-        read_buffer[:] = b"\xee" * READ_BUFFER
-        read_buffer[: len(chunk)] = chunk
-        splitter.lend(memoryview(read_buffer)[: len(chunk)])
-        while (body := splitter.next_frame()) is not None:
-            out.append(bytes(body))
-    return out, splitter
-
-
-@pytest.mark.parametrize(("case", "chunker"), CASES)
-def test_lent_chunks_give_every_frame_body(case: str, chunker: str) -> None:
-    bodies = BODIES[case]
-    frames, splitter = lend_all(CHUNKERS[chunker](b"".join(frame(b) for b in bodies)))
-    assert frames == bodies
-    assert splitter.buffered_bytes == 0
-
-
-@pytest.mark.parametrize(("case", "chunker"), CASES)
-def test_a_partial_frame_at_the_end_of_a_lent_chunk_is_copied(case: str, chunker: str) -> None:
-    bodies = BODIES[case]
-    trailing = frame(b"next frame")[:-3]
-    frames, splitter = lend_all(CHUNKERS[chunker](b"".join(frame(b) for b in bodies) + trailing))
-    assert frames == bodies
-    assert splitter.buffered_bytes == len(trailing)
-    splitter.lend(memoryview(bytearray(b"ame")))
-    assert bytes(splitter.next_frame() or b"?") == b"next frame"
+from tests.unit.protocol.test_framing import LIMIT
 
 
 def test_frames_wholly_inside_the_chunk_are_views_of_it() -> None:
