@@ -18,6 +18,13 @@ untouched. Keeping a frame is therefore memory-safe, but it pins the old buffer 
 unread tail, so the hot path should finish with a frame, or `bytes()` it, before feeding again. The
 view is writable: in-place patches (producer ids, leader epochs) change only that frame's bytes.
 
+`lend(data)` is `feed` for a caller that reuses its receive buffer (the relay reads every socket
+into one buffer): frames that lie wholly inside `data` come back as views of `data` itself, with no
+copy, and only the bytes that complete a frame begun in an earlier chunk, or an incomplete frame at
+the end, are copied into the splitter's buffer. Such frames are valid only while the caller leaves
+its buffer unchanged, so the caller drains `next_frame()` until it returns None (or raises) before
+it reads into that buffer again, and copies whatever it keeps longer.
+
 `FrameBoundaryScanner` is for pass-through relaying: it never buffers a body. Fed the chunks that go
 by, it reports where each frame starts in the stream and hands out its first `peek` bytes (enough for
 a request header or a correlation id), so a relay can forward chunks untouched and still know what
@@ -53,13 +60,15 @@ def _check_limit(max_frame_size: int) -> None:
 class FrameSplitter:
     """Splits a byte stream into frame bodies (see the module docstring for the memory contract)."""
 
-    __slots__ = ("_buf", "_limit", "_start")
+    __slots__ = ("_buf", "_lent", "_lent_pos", "_limit", "_start")
 
     def __init__(self, max_frame_size: int) -> None:
         _check_limit(max_frame_size)
         self._limit = max_frame_size
         self._buf = bytearray()
         self._start = 0
+        self._lent: memoryview | None = None  # the chunk given to lend(), until drained
+        self._lent_pos = 0
 
     @property
     def buffered_bytes(self) -> int:
@@ -68,12 +77,30 @@ class FrameSplitter:
 
     def feed(self, data: Buffer) -> None:
         """Append received bytes; frames handed out before this call may be released now."""
+        self._keep_lent()
         if self._start:
             self._compact()
+        self._append(data)
+
+    def lend(self, data: Buffer) -> None:
+        """Like feed, but frames wholly inside `data` are views of it (see the module docstring)."""
+        self._keep_lent()
+        if self._start:
+            self._compact()
+        self._lent = memoryview(data)
+        self._lent_pos = 0
+
+    def _append(self, data: Buffer) -> None:
         try:
             self._buf += data
         except BufferError:  # a caller still holds a frame of this buffer: start a new one
             self._buf = self._buf + data
+
+    def _keep_lent(self) -> None:
+        """Copy what is left of a lent chunk (a caller that stopped draining early)."""
+        if self._lent is not None:
+            self._append(self._lent[self._lent_pos :])
+            self._lent = None
 
     def _compact(self) -> None:
         try:
@@ -84,6 +111,51 @@ class FrameSplitter:
 
     def next_frame(self) -> memoryview | None:
         """The next complete frame body, or None if more bytes are needed; raises FrameTooLarge."""
+        if self._lent is not None:
+            return self._next_lent(self._lent)
+        return self._next_own()
+
+    def _next_lent(self, lent: memoryview) -> memoryview | None:
+        """From a lent chunk: a view of it when the whole frame is there, else copy and wait."""
+        if len(self._buf) > self._start:
+            return self._top_up(lent)
+        pos = self._lent_pos
+        remaining = len(lent) - pos
+        if remaining >= PREFIX_SIZE:
+            size: int = _SIZE.unpack_from(lent, pos)[0]
+            end = pos + PREFIX_SIZE + size
+            if 0 <= size <= self._limit and end <= len(lent):
+                self._lent_pos = end
+                return lent[pos + PREFIX_SIZE : end]
+        elif not remaining:  # drained exactly at a frame boundary (the common end of a read)
+            self._lent = None
+            return None
+        self._keep_lent()  # an incomplete (or oversized) frame: buffered, and judged, as fed bytes
+        return self._next_own()
+
+    def _top_up(self, lent: memoryview) -> memoryview | None:
+        """A frame begun in an earlier chunk: copy only the bytes that complete it."""
+        missing = PREFIX_SIZE - (len(self._buf) - self._start)
+        if missing > 0:
+            self._take(lent, missing)
+            if len(self._buf) - self._start < PREFIX_SIZE:
+                return None
+        size: int = _SIZE.unpack_from(self._buf, self._start)[0]
+        if 0 <= size <= self._limit:
+            self._take(lent, self._start + PREFIX_SIZE + size - len(self._buf))
+        return self._next_own()
+
+    def _take(self, lent: memoryview, count: int) -> None:
+        if count <= 0:  # fed bytes hold whole frames still: those come first
+            return
+        pos = self._lent_pos
+        end = min(pos + count, len(lent))
+        self._append(lent[pos:end])
+        self._lent_pos = end
+        if end == len(lent):
+            self._lent = None
+
+    def _next_own(self) -> memoryview | None:
         buf = self._buf
         start = self._start
         available = len(buf) - start

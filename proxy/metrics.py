@@ -1,6 +1,7 @@
 """Prometheus metrics of one proxy process, on a registry of its own.
 
-The hot path touches a metric per request and per chunk, so every labelled child is resolved once
+The hot path touches a metric per request and per chunk, so it counts into `TrafficTally` (plain
+numbers, moved into the metrics before each collection), and every labelled child is resolved once
 and cached (`metrics.request(api_key)` is a dict lookup after the first call); prometheus-client's
 own `labels()` takes a lock and builds a tuple each time. A private `CollectorRegistry` lets tests
 and several in-process proxies keep separate numbers.
@@ -69,11 +70,62 @@ class _Children:
         return child
 
 
+class TrafficTally:
+    """Per-frame counts as plain numbers, moved into the Prometheus metrics before they are read.
+
+    Even a cached child's `inc()` takes a lock and checks its labels, and the data plane counted
+    six to eight things per request and response, more than the rest of its Python work. It adds
+    to these fields instead; `Metrics.flush` moves them over before every collection (so a scrape
+    or a test sees every frame handled so far), and a full `latencies` list flushes itself. Only
+    the event loop's thread touches it: the admin API serves /metrics from that same loop.
+    """
+
+    __slots__ = ("_flush", "client_in", "client_out", "latencies", "requests", "responses", "upstream_in",
+                 "upstream_out")
+
+    FLUSH_AT = 4096  # latency samples kept before they go to the histogram anyway
+
+    def __init__(self, flush: Callable[[], None]) -> None:
+        self._flush = flush
+        self.client_in = self.client_out = self.upstream_in = self.upstream_out = 0
+        self.requests: dict[int, int] = {}
+        self.responses: dict[int, int] = {}
+        self.latencies: list[tuple[int, float]] = []
+
+    def request(self, api_key: int) -> None:
+        requests = self.requests
+        requests[api_key] = requests.get(api_key, 0) + 1
+
+    def response(self, api_key: int, latency_s: float) -> None:
+        responses = self.responses
+        responses[api_key] = responses.get(api_key, 0) + 1
+        latencies = self.latencies
+        latencies.append((api_key, latency_s))
+        if len(latencies) >= self.FLUSH_AT:
+            self._flush()
+
+
+class _FlushFirst:
+    """Registered first, so the registry runs `flush` before it collects any other metric."""
+
+    def __init__(self, flush: Callable[[], None]) -> None:
+        self._flush = flush
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> list[Any]:
+        self._flush()
+        return []
+
+
 class Metrics:
     """Every `kfp_` metric; attributes are the metrics, methods return cached label children."""
 
     def __init__(self, clusters: Iterable[str] = ()) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self.tally = TrafficTally(self.flush)
+        self.registry.register(_FlushFirst(self.flush))
         self._build_traffic()
         self._build_switch()
         self._clusters: list[str] = []
@@ -136,6 +188,24 @@ class Metrics:
         self._switches = _Children(self.switches_total.labels, _one)
         self._phases = _Children(self.switch_phase_seconds.labels, _one)
         self._lag = _Children(self.replication_lag_records.labels, _many)
+
+    def flush(self) -> None:
+        """Move the tally's counts into the metrics (before every collection)."""
+        tally = self.tally
+        for child, attribute in ((self.bytes_client_in, "client_in"), (self.bytes_client_out, "client_out"),
+                                 (self.bytes_upstream_in, "upstream_in"), (self.bytes_upstream_out, "upstream_out")):
+            count = getattr(tally, attribute)
+            if count:
+                setattr(tally, attribute, 0)
+                child.inc(count)
+        requests, responses, latencies = tally.requests, tally.responses, tally.latencies
+        tally.requests, tally.responses, tally.latencies = {}, {}, []
+        for api_key, count in requests.items():
+            self.request(api_key).inc(count)
+        for api_key, count in responses.items():
+            self.response(api_key).inc(count)
+        for api_key, seconds in latencies:
+            self.latency(api_key).observe(seconds)
 
     # -- per-API children (hot path) -----------------------------------------------------------------
 

@@ -83,7 +83,9 @@ class UpstreamConnected:
 
 @dataclass(frozen=True, slots=True)
 class ClientDataReceived:
-    data: Buffer  # valid only during handle(): the I/O side reuses its read buffer (copied if kept)
+    # valid only during handle(): the I/O side reuses its read buffer. Frames lying wholly in it go
+    # out as views of it (SendUpstream/SendClient parts), anything kept longer is copied first.
+    data: Buffer
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +270,7 @@ class Connection:
 
     def _client_data(self, data: Buffer) -> None:
         splitter = self._client_frames
-        splitter.feed(data)
+        splitter.lend(data)  # frames wholly in `data` are views of the relay's read buffer: used now or copied
         try:
             while (frame := splitter.next_frame()) is not None:
                 if self._mapper is None:
@@ -279,8 +281,8 @@ class Connection:
             self._close(str(exc), "client", exc)
 
     def _hold(self, frame: memoryview) -> None:
-        """Views stay valid while held: the splitter never changes bytes under them."""
-        self._held.append(frame)
+        """Copied: a frame may be a view of the relay's read buffer, which the next read overwrites."""
+        self._held.append(memoryview(bytes(frame)))
         self._held_bytes += len(frame)
         if self._held_bytes > self._hold_limit and not self._holding_paused:
             self._holding_paused = True
@@ -305,7 +307,7 @@ class Connection:
         decisions = self._decisions
         if decisions.frame_tap is not None:
             decisions.frame_tap(True, key, version, bytes(frame[header.header_length:]))
-        decisions.metrics.request(key).inc()
+        decisions.metrics.tally.request(key)
         now = self._now_ns()
         local = decisions.answer_locally(self.client, header, frame)
         if local is not None:
@@ -343,7 +345,7 @@ class Connection:
 
     def _upstream_data(self, data: Buffer) -> None:
         splitter = self._upstream_frames
-        splitter.feed(data)
+        splitter.lend(data)
         try:
             while (frame := splitter.next_frame()) is not None:
                 self._on_response(frame)
@@ -355,9 +357,7 @@ class Connection:
             raise RemoteProtocolError(f"response of {len(frame)} bytes has no correlation id")
         entry = self._order.match_upstream(_SIZE.unpack_from(frame)[0])
         decisions = self._decisions
-        metrics = decisions.metrics
-        metrics.response(entry.api_key).inc()
-        metrics.latency(entry.api_key).observe((self._now_ns() - entry.started_ns) / 1e9)
+        decisions.metrics.tally.response(entry.api_key, (self._now_ns() - entry.started_ns) / 1e9)
         if decisions.frame_tap is not None:
             offset = response_header_length(entry.api_key, entry.api_version, frame)
             decisions.frame_tap(False, entry.api_key, entry.api_version, bytes(frame[offset:]))

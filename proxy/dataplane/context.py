@@ -80,7 +80,8 @@ class ProxyContext:
         self.switch_epoch = 0
         self.clients: set[ClientConnection] = set()
         # every socket of this proxy (one event loop) reads into this one buffer; the connection
-        # core copies what it keeps before the read callback returns, so nothing holds a view of it
+        # core copies what it keeps past the read callback, and views a transport keeps unsent
+        # make it swap in a new buffer (read_buffer_lent)
         self.read_buffer = memoryview(bytearray(READ_BUFFER_BYTES))
         self.budget = BufferBudget(config.limits.max_buffered_bytes)
         self._recount_pending = False
@@ -137,6 +138,16 @@ class ProxyContext:
         self.on_budget(self.budget.forget(client))
         for interceptor in self.interceptors:  # nothing per connection outlives it
             interceptor.forget(client)
+
+    def read_buffer_lent(self, parts: list[bytes | memoryview]) -> bool:
+        """A transport kept `parts` partly unsent: if any is a view of the read buffer, read into a
+        new one (True). The old buffer lives as long as the transport's views of it."""
+        shared = self.read_buffer.obj
+        for part in parts:
+            if isinstance(part, memoryview) and part.obj is shared:
+                self.read_buffer = memoryview(bytearray(READ_BUFFER_BYTES))
+                return True
+        return False
 
     # -- the proxy-wide buffer cap (proxy.dataplane.budget) ------------------------------------------------
 

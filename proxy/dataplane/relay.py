@@ -4,8 +4,13 @@ Every decision about a frame is made by the sans-IO core, `connection.Connection
 here turn socket callbacks into its events and carry out the commands it returns, with no await.
 
 Sockets are read with `asyncio.BufferedProtocol` into the context's one read buffer, so a read
-costs no bytes object of its own; the core copies what it keeps (a frame splitter's buffer) before
-the callback returns, and the buffer is reused by the next read on any connection.
+costs no bytes object of its own. A frame that lies wholly in one read is written on as a view of
+that buffer, with no copy (a Produce request, a Fetch response up to the read size); the core copies
+only what it keeps past the callback (a partial frame, a held request). uvloop sends at once when it
+can; when a transport keeps part of a view unsent, the context swaps in a fresh read buffer before
+the next read (`ProxyContext.read_buffer_lent`), so the bytes still queued are never overwritten, and
+the old buffer counts in the budget while that transport still holds it (`send`).
+Byte and request counts go to the metrics' plain-number tally, not a Prometheus call per read.
 
 Backpressure only ever stops reading, never drops. A socket's reading is paused for any of four
 reasons and resumes when none is left (`ReadingPauses`): the other side's transport buffer passed its
@@ -38,6 +43,7 @@ from proxy.dataplane.connection import (
     UpstreamConnected,
     UpstreamDataReceived,
 )
+from proxy.dataplane.context import READ_BUFFER_BYTES
 from proxy.log import connection as log
 
 if TYPE_CHECKING:
@@ -45,6 +51,24 @@ if TYPE_CHECKING:
 
 
 OTHER_SIDE_FULL, OWN_ANSWERS_FULL, HOLDING, OVER_BUDGET = 1, 2, 4, 8
+CLIENT_PIN, UPSTREAM_PIN = 1, 2
+
+
+def send(context: ProxyContext, transport: asyncio.Transport, parts: list[Part]) -> bool:
+    """Write `parts`; True when the transport keeps a view of the read buffer unsent (a pin).
+
+    Behind bytes already queued, views of the read buffer are copied first: they would wait in
+    the queue, each pinning a whole read buffer. Into an empty queue views go as they are, since
+    uvloop sends at once; if the socket takes only part, the rest stays a view, the context swaps
+    in a fresh read buffer, and the connection counts the old one in the budget until that
+    transport's queue is empty again. So a transport pins at most one read buffer at a time.
+    """
+    if transport.get_write_buffer_size():
+        shared = context.read_buffer.obj
+        transport.writelines([bytes(p) if isinstance(p, memoryview) and p.obj is shared else p for p in parts])
+        return False
+    transport.writelines(parts)
+    return bool(transport.get_write_buffer_size()) and context.read_buffer_lent(parts)
 
 
 class ReadingPauses:
@@ -78,8 +102,8 @@ class ReadingPauses:
 class ClientConnection(asyncio.BufferedProtocol):
     """The proxy's side of one client connection (bootstrap or a virtual node's port)."""
 
-    __slots__ = ("_closed", "_core", "_reading", "_upstream", "context", "last_active", "peer", "route",
-                 "transport", "virtual_node")
+    __slots__ = ("_closed", "_core", "_pins", "_reading", "_reported", "_upstream", "context", "last_active",
+                 "peer", "route", "transport", "virtual_node")
 
     def __init__(self, context: ProxyContext, virtual_node: int | None) -> None:
         self.context = context
@@ -92,6 +116,8 @@ class ClientConnection(asyncio.BufferedProtocol):
         self._core = Connection(context, self, limits.max_frame_bytes, limits.write_high_water_bytes)
         self._reading = ReadingPauses()
         self._closed = False
+        self._reported = 0  # what the budget was last told this connection buffers
+        self._pins = 0  # CLIENT_PIN | UPSTREAM_PIN: that transport keeps a view of an old read buffer
         self.last_active = time.monotonic()
 
     # -- asyncio callbacks -------------------------------------------------------------------------
@@ -153,8 +179,9 @@ class ClientConnection(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         self.last_active = time.monotonic()
-        self.context.metrics.bytes_client_in.inc(nbytes)
-        self.handle(ClientDataReceived(self.context.read_buffer[:nbytes]))
+        context = self.context
+        context.metrics.tally.client_in += nbytes
+        self.handle(ClientDataReceived(context.read_buffer[:nbytes]))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.handle(ClientClosed())
@@ -178,17 +205,28 @@ class ClientConnection(asyncio.BufferedProtocol):
     # -- backpressure ----------------------------------------------------------------------------------
 
     def buffered_bytes(self) -> int:
-        """Bytes this connection holds: the core's, and what its transports have not sent yet."""
+        """Bytes this connection holds: the core's, what its transports have not sent yet, and a
+        whole read buffer for each transport still keeping a view of one (see `send`)."""
         held = self._core.buffered_bytes
-        if self.transport is not None:
-            held += self.transport.get_write_buffer_size()
-        if self._upstream is not None and self._upstream.transport is not None:
-            held += self._upstream.transport.get_write_buffer_size()
-        return held
+        to_client = self.transport.get_write_buffer_size() if self.transport is not None else 0
+        upstream = self._upstream.transport if self._upstream is not None else None
+        to_upstream = upstream.get_write_buffer_size() if upstream is not None else 0
+        if self._pins:
+            self.pinned(CLIENT_PIN, bool(to_client))
+            self.pinned(UPSTREAM_PIN, bool(to_upstream))
+            held += READ_BUFFER_BYTES * ((self._pins & CLIENT_PIN) + (self._pins >> 1))
+        return held + to_client + to_upstream
+
+    def pinned(self, side: int, keeps: bool) -> None:
+        self._pins = self._pins | side if keeps else self._pins & ~side
 
     def account(self) -> None:
+        """Tell the budget what this connection buffers, when that changed (mostly it stays 0)."""
         if not self._closed:
-            self.context.on_budget(self.context.budget.report(self, self.buffered_bytes()))
+            held = self.buffered_bytes()
+            if held != self._reported:
+                self._reported = held
+                self.context.on_budget(self.context.budget.report(self, held))
 
     def pause_for_upstream(self) -> None:
         self._reading.pause(OTHER_SIDE_FULL)
@@ -247,14 +285,17 @@ class ClientConnection(asyncio.BufferedProtocol):
             log.warning("upstream of %s sent a bad frame: %s", self.peer, command.reason)
 
     def _write(self, parts: list[Part]) -> None:
-        if self.transport is None or self._closed:
+        transport = self.transport
+        if transport is None or self._closed:
             return
-        tap = self.context.client_tap
+        context = self.context
+        tap = context.client_tap
         if tap is not None:
             for part in parts:
-                tap(part)
-        self.context.metrics.bytes_client_out.inc(sum(map(len, parts)))
-        self.transport.writelines(parts)
+                tap(bytes(part))  # a copy: parts may be views of the read buffer
+        context.metrics.tally.client_out += sum(map(len, parts))
+        if send(context, transport, parts):
+            self.pinned(CLIENT_PIN, True)
 
     @property
     def upstream_outstanding(self) -> int:
@@ -300,14 +341,17 @@ class UpstreamConnection(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         context = self._client.context
-        context.metrics.bytes_upstream_in.inc(nbytes)
+        context.metrics.tally.upstream_in += nbytes
         self._client.handle(UpstreamDataReceived(context.read_buffer[:nbytes]))
 
     def write(self, parts: list[Part]) -> None:
-        if self.transport is None:
+        transport = self.transport
+        if transport is None:
             return
-        self._client.context.metrics.bytes_upstream_out.inc(sum(map(len, parts)))
-        self.transport.writelines(parts)
+        context = self._client.context
+        context.metrics.tally.upstream_out += sum(map(len, parts))
+        if send(context, transport, parts):
+            self._client.pinned(UPSTREAM_PIN, True)
 
     def connection_lost(self, exc: Exception | None) -> None:
         route = self._client.route

@@ -12,6 +12,7 @@ from protocol.errors import FrameTooLarge, LocalProtocolError
 from protocol.framing import FrameBoundaryScanner, FrameHead, FrameSplitter, frame
 
 LIMIT = 1 << 20
+READ_BUFFER = 1 << 20
 
 BODIES: dict[str, list[bytes]] = {
     "one": [b"\x00\x03\x00\x0c\x00\x00\x00\x07"],
@@ -45,12 +46,22 @@ def random_chunks(data: bytes, seed: int = 7) -> Iterator[bytes]:
 CHUNKERS: dict[str, Chunker] = {"whole": whole, "bytewise": bytewise, "random": random_chunks}
 
 
-def split(chunks: Iterator[bytes], limit: int = LIMIT) -> tuple[list[bytes], FrameSplitter]:
-    """Feed each chunk, draining frames after each feed as a protocol handler would."""
+def split(chunks: Iterator[bytes], limit: int = LIMIT, lend: bool = False) -> tuple[list[bytes], FrameSplitter]:
+    """Feed each chunk, draining frames after each feed as a protocol handler would.
+
+    With `lend`, each chunk is read into one reused buffer, scribbled over first, and lent, as the
+    relay's shared read buffer is: a frame that wrongly pointed into it would come out corrupted.
+    """
     splitter = FrameSplitter(limit)
+    read_buffer = bytearray(READ_BUFFER)
     out: list[bytes] = []
     for chunk in chunks:
-        splitter.feed(chunk)
+        if lend:
+            read_buffer[:] = b"\xee" * READ_BUFFER
+            read_buffer[: len(chunk)] = chunk
+            splitter.lend(memoryview(read_buffer)[: len(chunk)])
+        else:
+            splitter.feed(chunk)
         while (body := splitter.next_frame()) is not None:
             out.append(bytes(body))
     return out, splitter
@@ -64,21 +75,23 @@ def applicable(case: str, chunker: str) -> bool:
 CASES = [(c, k) for c in BODIES for k in CHUNKERS if applicable(c, k)]
 
 
+@pytest.mark.parametrize("lend", [False, True], ids=["feed", "lend"])
 @pytest.mark.parametrize(("case", "chunker"), CASES)
-def test_splitter_returns_every_frame_body(case: str, chunker: str) -> None:
+def test_splitter_returns_every_frame_body(case: str, chunker: str, lend: bool) -> None:
     bodies = BODIES[case]
     stream = b"".join(frame(b) for b in bodies)
-    frames, splitter = split(CHUNKERS[chunker](stream))
+    frames, splitter = split(CHUNKERS[chunker](stream), lend=lend)
     assert frames == bodies
     assert splitter.buffered_bytes == 0
 
 
+@pytest.mark.parametrize("lend", [False, True], ids=["feed", "lend"])
 @pytest.mark.parametrize(("case", "chunker"), CASES)
-def test_trailing_partial_frame_stays_buffered(case: str, chunker: str) -> None:
+def test_trailing_partial_frame_stays_buffered(case: str, chunker: str, lend: bool) -> None:
     bodies = BODIES[case]
     trailing = frame(b"next frame")[:-3]
     stream = b"".join(frame(b) for b in bodies) + trailing
-    frames, splitter = split(CHUNKERS[chunker](stream))
+    frames, splitter = split(CHUNKERS[chunker](stream), lend=lend)
     assert frames == bodies
     assert splitter.buffered_bytes == len(trailing)
     splitter.feed(b"ame")

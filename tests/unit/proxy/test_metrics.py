@@ -7,7 +7,7 @@ import types
 
 import pytest
 
-from proxy.metrics import Metrics, api_name
+from proxy.metrics import Metrics, TrafficTally, api_name
 
 
 def sample(metrics: Metrics, name: str, **labels: str) -> float | None:
@@ -116,3 +116,26 @@ def test_api_names_come_from_the_protocol_table_when_present(
     monkeypatch.setitem(sys.modules, "protocol.api_keys", fake)
     assert api_name(0) == expected
     assert api_name(999) == "api_999"
+
+
+def test_the_tally_reaches_the_metrics_when_they_are_read() -> None:
+    metrics = Metrics()
+    metrics.tally.client_in += 300
+    metrics.tally.request(0)
+    metrics.tally.response(0, 0.0004)
+    name = api_name(0)
+    assert sample(metrics, "kfp_bytes_total", direction="client_in") == 300
+    assert sample(metrics, "kfp_requests_total", api=name) == 1
+    assert sample(metrics, "kfp_responses_total", api=name) == 1
+    assert sample(metrics, "kfp_request_latency_seconds_bucket", api=name, le="0.0005") == 1
+    assert sample(metrics, "kfp_bytes_total", direction="client_in") == 300  # moved once, not twice
+
+
+def test_a_full_tally_of_latencies_flushes_itself() -> None:
+    metrics = Metrics()
+    for _ in range(TrafficTally.FLUSH_AT):
+        metrics.tally.response(1, 0.002)
+    assert metrics.tally.latencies == [] and metrics.tally.responses == {}
+    [family] = metrics.request_latency_seconds.collect()  # the metric itself: no flush on the way
+    counts = [s.value for s in family.samples if s.name.endswith("_count")]
+    assert counts == [TrafficTally.FLUSH_AT]
