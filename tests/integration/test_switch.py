@@ -49,12 +49,16 @@ AFTER = 400  # acknowledgements after the flip
 COPIED = 4000  # records the Java transactional copier copies across the switch
 SESSION_MS = 6000  # the member a switch leaves behind on the source expires quickly
 TOKEN_ENV = "KFP_TEST_TOKEN"
+PARTITIONS = 6
+REPLICATION = 2
 
 
-def new_topic(bootstrap: str, prefix: str = "sw-", partitions: int = 3) -> str:
+def new_topic(bootstrap: str, prefix: str = "sw-", partitions: int = PARTITIONS) -> str:
+    """Six partitions with replication factor 2 where the cluster has two nodes or more."""
     name = f"{prefix}{uuid.uuid4().hex[:10]}"
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
-    admin.create_topics([NewTopic(name, partitions, 1)])[name].result(60)
+    brokers = len(admin.list_topics(timeout=30).brokers)
+    admin.create_topics([NewTopic(name, partitions, min(REPLICATION, brokers))])[name].result(60)
     return name
 
 
@@ -90,13 +94,15 @@ class Drill:
 
 
 def switch_under_load(proxy: ProxyThread, target: Any, producer_kind: str, consumer_kind: str,
-                      isolation_level: str = "read_uncommitted", group_protocol: str = "classic") -> Drill:
+                      isolation_level: str = "read_uncommitted", group_protocol: str = "classic",
+                      compression: str | None = None, assignor: str | None = None) -> Drill:
     """Producer and group consumer through `proxy`, a planned switch midway, the verdict from B's log."""
     topic = new_topic(proxy.bootstrap)
-    producer = workload.producer(producer_kind, proxy.bootstrap, topic, rate=RATE)
+    codec = {} if compression is None else {"compression": compression}
+    producer = workload.producer(producer_kind, proxy.bootstrap, topic, rate=RATE, **codec)
     consumer = workload.consumer(consumer_kind, proxy.bootstrap, topic, f"g-{topic}",
                                  isolation_level=isolation_level, session_timeout_ms=SESSION_MS,
-                                 group_protocol=group_protocol)
+                                 group_protocol=group_protocol, assignor=assignor)
     consumer.start()
     producer.start()
     try:
@@ -120,19 +126,50 @@ def session_pair(cluster_a: Any, cluster_b: Any, mirror_ab: Mirror) -> tuple[Any
     return cluster_a, cluster_b
 
 
-# -- planned switches under load, one per client library ---------------------------------------------
+# -- planned switches under load, one per client library, each in another shape -------------------------
 
 
-@pytest.mark.parametrize("library", workload.LIBRARIES)
+@dataclass(frozen=True)
+class Shape:
+    """One library's producer codec and consumer group protocol; all clients keep their default client.id."""
+
+    library: str
+    compression: str
+    group_protocol: str = "classic"
+    assignor: str | None = None  # classic only; None is the library's default
+
+    def __str__(self) -> str:
+        return f"{self.library}-{self.compression}-{self.assignor or self.group_protocol}"
+
+
+TOPIC_IDS_AFTER_THE_FLIP = """franz-go addresses topics by id (Fetch v13+, Produce v13) and the proxy
+passes A's topic ids through; after the flip B answers every request carrying them with
+UNKNOWN_TOPIC_ID: the consumer loops on it and the producer's records fail, so the producer never
+reaches its acknowledgements after the switch (issue 10 item 3, stable topic-id virtualisation)"""
+
+# Each codec, each classic assignor and KIP-848 once, spread over the libraries (the drill runs the
+# full cross-product). kafka-python can only compress with gzip here (no snappy/lz4/zstd package).
+SHAPES = [
+    Shape("confluent", "zstd", assignor="cooperative-sticky"),
+    Shape("kafka-python", "gzip", assignor="range"),
+    Shape("aiokafka", "lz4"),
+    Shape("java", "snappy", assignor="range"),
+    pytest.param(Shape(workload.GO, "snappy", group_protocol="consumer"),
+                 marks=pytest.mark.xfail(reason=TOPIC_IDS_AFTER_THE_FLIP, strict=True)),
+]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_planned_switch_under_load_loses_nothing_duplicates_nothing_and_replays_nothing(
-        session_pair: tuple[Any, Any], library: str) -> None:
+        session_pair: tuple[Any, Any], shape: Shape) -> None:
     a, b = session_pair
     with proxy_for(a, b) as proxy:
-        drill = switch_under_load(proxy, b, library, library)
+        drill = switch_under_load(proxy, b, shape.library, shape.library, group_protocol=shape.group_protocol,
+                                  compression=shape.compression, assignor=shape.assignor)
     produced, consumed = drill.verdict.producers[0], drill.verdict.consumers[0]
     assert drill.switch.outcome == "succeeded", drill.switch.record["reason"]
     assert (drill.status["active"], drill.status["switch_epoch"]) == ("B", 1)
-    assert produced.fatal is None
+    assert (produced.fatal, consumed.fatal) == (None, None), drill.consumer.errors[-5:]
     assert produced.acked >= BEFORE + AFTER
     assert (produced.lost, produced.duplicates) == (0, 0), produced.lost_sample
     assert consumed.offset_resets == 0, consumed.resets
