@@ -20,6 +20,7 @@ install: $(STAMP)
 
 jars: $(STAMP)
 	$(PY) -m harness.jars
+	$(PY) -m harness.go_build
 
 demo: jars
 	$(PY) -m harness.demo $(DEMO_ARGS)

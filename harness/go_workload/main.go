@@ -116,7 +116,7 @@ func produce(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	defer client.Close()
+	defer closeWithin(client, 15*time.Second)
 	started := time.Now()
 	ticker := time.NewTicker(5 * time.Millisecond)
 	defer ticker.Stop()
@@ -179,7 +179,7 @@ func consume(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	defer client.Close()
+	defer closeWithin(client, 15*time.Second)
 	for ctx.Err() == nil {
 		fetches := client.PollRecords(ctx, 100)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
@@ -198,15 +198,36 @@ func consume(ctx context.Context, o options) error {
 	return nil
 }
 
-// reportFetchError names an offset reset (franz-go's ErrDataLoss) apart from other fetch errors.
+var lastReported = map[string]time.Time{}
+
+// reportFetchError names an offset reset (franz-go's ErrDataLoss) apart from other fetch errors;
+// the same error on the same partition is reported at most once a second (franz-go retries in a loop).
 func reportFetchError(topic string, partition int32, err error) {
 	var loss *kgo.ErrDataLoss
 	if errors.As(err, &loss) {
 		emit("offset_reset", map[string]any{"partition": partition, "message": err.Error()})
 		return
 	}
-	if !errors.Is(err, context.Canceled) {
-		emit("error", map[string]any{"partition": partition, "message": err.Error()})
+	key := fmt.Sprintf("%d %s", partition, err)
+	if errors.Is(err, context.Canceled) || time.Since(lastReported[key]) < time.Second {
+		return
+	}
+	lastReported[key] = time.Now()
+	emit("error", map[string]any{"partition": partition, "message": err.Error()})
+}
+
+// closeWithin closes the client (a consumer leaves its group) but gives up after `limit`: a
+// client stuck retrying must not outlive the harness's stop grace.
+func closeWithin(client *kgo.Client, limit time.Duration) {
+	closed := make(chan struct{})
+	go func() {
+		client.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(limit):
+		emit("error", map[string]any{"message": fmt.Sprintf("client did not close within %s", limit)})
 	}
 }
 

@@ -155,7 +155,7 @@ SHAPES = [
     Shape("aiokafka", "lz4"),
     Shape("java", "snappy", assignor="range"),
     pytest.param(Shape(workload.GO, "snappy", group_protocol="consumer"),
-                 marks=pytest.mark.xfail(reason=TOPIC_IDS_AFTER_THE_FLIP, strict=True)),
+                 marks=pytest.mark.xfail(reason=TOPIC_IDS_AFTER_THE_FLIP, raises=TimeoutError, strict=True)),
 ]
 
 
