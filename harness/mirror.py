@@ -30,7 +30,7 @@ from harness.retriable import or_else
 
 MIRROR_HEAP = ("-Xms64m", "-Xmx384m")
 MAIN_CLASS = "org.apache.kafka.connect.mirror.MirrorMaker"
-READY_TIMEOUT_S = 120.0
+READY_TIMEOUT_S = 240.0  # five brokers and MM2 on a loaded 2-core machine: 85-130 s seen
 
 
 def bootstrap_of(cluster: Cluster | str) -> str:
