@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 SEED ?= $(shell $(PYTHON) -c 'import random; print(random.randrange(1 << 31))')
 SEED := $(SEED)
 
-.PHONY: install jars demo test lint typecheck unit integration bench clean
+.PHONY: install jars go-workload demo test lint typecheck unit integration bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,8 @@ install: $(STAMP)
 
 jars: $(STAMP)
 	$(PY) -m harness.jars
+
+go-workload: $(STAMP)
 	$(PY) -m harness.go_build
 
 demo: jars
@@ -34,14 +36,14 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
-integration: jars
+integration: jars go-workload
 	$(PY) -m pytest tests/integration -q $(PYTEST_ARGS)
 
-test: jars lint typecheck
+test: jars go-workload lint typecheck
 	@echo "test order seed: $(SEED)"
 	$(PY) -m pytest tests -q -rs --randomly-seed=$(SEED) $(PYTEST_ARGS)
 
-bench: jars
+bench: jars go-workload
 	$(PY) -m bench.codec_bench
 	$(PY) -m bench.overhead --quick
 	$(PY) -m bench.connections --quick

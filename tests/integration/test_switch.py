@@ -5,8 +5,11 @@ from the target cluster's log and the clients' own records: acknowledged records
 written twice, consumer offset resets and replays, and how long producers waited.
 
 Switches that leave the clusters as they were share the session pair (`cluster_a`, `cluster_b`,
-`mirror_ab`). The tests that pause or stop MirrorMaker or mirror backwards for failback share a
-pair of this module's own, in any order (each one ensures the mirror direction it needs); the
+`mirror_ab`), in the production shape: A of nodes 1, 2, 3, B of nodes 11, 12, topics of 6
+partitions with replication factor 2 (leaders spread over A's nodes), clients at their default
+client.id, producers compressing (each codec once over the libraries) and consumer groups classic
+(range, cooperative-sticky) or KIP-848. The tests that pause or stop MirrorMaker or mirror backwards for failback share a
+single-node pair of this module's own, in any order (each one ensures the mirror direction it needs); the
 emergency switch kills a cluster, so it gets a pair of its own. A switch moves a proxy, not the
 clusters, so every switch gets its own proxy, and every test its own topic and group.
 """
