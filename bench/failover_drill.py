@@ -42,7 +42,7 @@ from harness.workload import ConsumerWorker, ProducerWorker, SwitchRun, wait_unt
 RESULTS = Path(__file__).parent / "results"
 MIN_SAMPLES = 20
 PARTITIONS, REPLICATION = 6, 2
-RATE = 100.0  # per producer
+RATE = 40.0  # per producer: five producers write 200 records/s, the switch tests' rate
 CONSUME_WAIT_S = 60.0
 
 
@@ -161,6 +161,7 @@ def summarize(library: str, rounds: list[dict[str, Any]]) -> dict[str, Any]:
     summary = {
         "library": library, "mode": rounds[0]["mode"], "switches": len(rounds),
         "outcomes": sorted({r["outcome"] for r in rounds}),
+        "reasons": sorted({r["reason"] for r in rounds if r["outcome"] != "succeeded"}),
         "acked": sum(p["acked"] for p in producers), "lost": sum(p["lost"] for p in producers),
         "duplicates": sum(p["duplicates"] for p in producers),
         "offset_resets": sum(c["offset_resets"] for c in consumers),
