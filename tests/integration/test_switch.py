@@ -8,10 +8,11 @@ Switches that leave the clusters as they were share the session pair (`cluster_a
 `mirror_ab`), in the production shape: A of nodes 1, 2, 3, B of nodes 11, 12, topics of 6
 partitions with replication factor 2 (leaders spread over A's nodes), clients at their default
 client.id, producers compressing (each codec once over the libraries) and consumer groups classic
-(range, cooperative-sticky) or KIP-848. The tests that pause or stop MirrorMaker or mirror backwards for failback share a
-single-node pair of this module's own, in any order (each one ensures the mirror direction it needs); the
-emergency switch kills a cluster, so it gets a pair of its own. A switch moves a proxy, not the
-clusters, so every switch gets its own proxy, and every test its own topic and group.
+(range, cooperative-sticky) or KIP-848. The tests that pause or stop MirrorMaker or mirror
+backwards for failback share a single-node pair of this module's own, in any order (each one
+ensures the mirror direction it needs); the emergency switch kills a cluster, so it gets a pair
+of its own. A switch moves a proxy, not the clusters, so every switch gets its own proxy, and every
+test its own topic and group.
 """
 
 from __future__ import annotations
@@ -79,8 +80,12 @@ def proxy_status(proxy: ProxyThread) -> dict[str, Any]:
 
 def report(name: str, run: SwitchRun | None, verdict: Verdict) -> None:
     """Print the measurements (shown with -s) and append them to $KFP_SWITCH_REPORT if set."""
+    gates = run.record["evidence"]["gates"] if run else {}
     line = json.dumps({"test": name, "phases_ms": run.phases_ms if run else None,
-                       "reason": run.record["reason"] if run else None, **verdict.to_dict()})
+                       "reason": run.record["reason"] if run else None,
+                       "gates": {gate: [found["status"], found["detail"]] for gate, found in gates.items()},
+                       "consumer_errors": [e for c in verdict.consumers for e in c.errors_sample],
+                       **verdict.to_dict()})
     print(line)
     if os.environ.get("KFP_SWITCH_REPORT"):
         with open(os.environ["KFP_SWITCH_REPORT"], "a") as out:
