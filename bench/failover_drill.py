@@ -118,6 +118,8 @@ def one_round(library: str, a: Cluster, b: Cluster, load_s: float, producers_n: 
                      for shape in shapes]
         for worker in [*consumers, *producers]:
             worker.start()
+        for producer in producers:  # a JVM or a client may take seconds to start on a loaded machine
+            producer.wait_acked(1, 120)
         time.sleep(load_s / 2)
         if mode == "emergency":
             a.kill()
