@@ -10,7 +10,7 @@ SEED := $(SEED)
 # etcd for the fleet tests comes from Debian's etcd-server package (apt needs root: sudo when not root)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install jars etcd demo test lint typecheck unit integration bench clean
+.PHONY: install jars etcd go-workload demo test lint typecheck unit integration bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ etcd:
 	@command -v etcd >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q etcd-server; }
 	@etcd --version | head -1
 
+go-workload: $(STAMP)
+	$(PY) -m harness.go_build
+
 demo: jars
 	$(PY) -m harness.demo $(DEMO_ARGS)
 
@@ -39,14 +42,14 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
-integration: jars etcd
+integration: jars etcd go-workload
 	$(PY) -m pytest tests/integration -q $(PYTEST_ARGS)
 
-test: jars etcd lint typecheck
+test: jars etcd go-workload lint typecheck
 	@echo "test order seed: $(SEED)"
 	$(PY) -m pytest tests -q -rs --randomly-seed=$(SEED) $(PYTEST_ARGS)
 
-bench: jars
+bench: jars go-workload
 	$(PY) -m bench.codec_bench
 	$(PY) -m bench.topic_id_bench
 	$(PY) -m bench.overhead --quick

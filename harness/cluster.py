@@ -36,7 +36,7 @@ from harness.retriable import or_else
 HOST = "127.0.0.1"
 BROKER_HEAP = ("-Xms128m", "-Xmx384m")
 FORMAT_HEAP = ("-Xmx128m",)
-READY_TIMEOUT_S = 90.0
+READY_TIMEOUT_S = 180.0  # five JVMs at once on a loaded 2-core machine can take over 90 s
 
 _ports_handed_out: set[int] = set()
 _ports_lock = threading.Lock()

@@ -4,6 +4,7 @@ The proxy's planned failover relies on three MM2 properties, all off or slow by 
 identical topic names (IdentityReplicationPolicy), consumer group offsets translated onto the target
 (checkpoints + group sync every second, `offset.lag.max=0` so a caught-up group translates exactly),
 and all MM2 state on the target (`offset-syncs.topic.location=target`), so the source can vanish.
+Topics MM2 creates (mirrored topics, its own state) get replication factor 2 on a multi-node target.
 The source consumer reads committed data only and the producer into the target is not idempotent, so
 the target never sees aborted records and MM2's producer ids cannot collide with the clients' ones.
 
@@ -29,7 +30,7 @@ from harness.retriable import or_else
 
 MIRROR_HEAP = ("-Xms64m", "-Xmx384m")
 MAIN_CLASS = "org.apache.kafka.connect.mirror.MirrorMaker"
-READY_TIMEOUT_S = 120.0
+READY_TIMEOUT_S = 240.0  # five brokers and MM2 on a loaded 2-core machine: 85-130 s seen
 
 
 def bootstrap_of(cluster: Cluster | str) -> str:
@@ -71,11 +72,12 @@ def mm2_properties(source: str, target: str, source_bootstrap: str, target_boots
         f"{target}.producer.max.in.flight.requests.per.connection": "1",
         f"{target}.producer.acks": "all",
     }
+    replication = str(min(2, len(target_bootstrap.split(","))))  # every topic MM2 creates is on the target
     for key in ("replication.factor", "checkpoints.topic.replication.factor",
                 "heartbeats.topic.replication.factor", "offset-syncs.topic.replication.factor",
                 "offset.storage.replication.factor", "status.storage.replication.factor",
                 "config.storage.replication.factor"):
-        settings[key] = "1"
+        settings[key] = replication
     return settings
 
 

@@ -26,8 +26,12 @@ if TYPE_CHECKING:
     from harness.workload_verify import Verdict
 
 LIBRARIES = ("confluent", "kafka-python", "aiokafka", "java")
+GO = "franz-go"  # a Go program the harness builds (harness/go_workload); not in LIBRARIES' broker-fault runs
+ALL_LIBRARIES = (*LIBRARIES, GO)
 GROUP_PROTOCOLS = ("classic", "consumer")
-KIP848_LIBRARIES = ("confluent", "java")  # kafka-python and aiokafka speak only the classic protocol
+KIP848_LIBRARIES = ("confluent", "java", GO)  # kafka-python and aiokafka speak only the classic protocol
+CODECS = ("none", "gzip", "snappy", "lz4", "zstd")
+ASSIGNORS = ("range", "cooperative-sticky")  # classic groups; None leaves the library's default
 DEFAULT_RATE = 200.0
 TICK_S = 0.005
 
@@ -111,11 +115,12 @@ class ProducerWorker(Worker):
     """Produces sequence-numbered values at `rate` per second until stopped."""
 
     def __init__(self, bootstrap: str, topic: str, name: str, rate: float = DEFAULT_RATE,
-                 run_id: str | None = None) -> None:
+                 run_id: str | None = None, compression: str = "none") -> None:
         super().__init__(name)
         self.bootstrap = bootstrap
         self.topic = topic
         self.rate = rate
+        self.compression = compression
         self.prefix = f"{run_id or new_run_id()}-{name}-".encode()
         self.sent = 0
         self.acks: list[Ack] = []
@@ -152,11 +157,14 @@ class ConsumerWorker(Worker):
 
     def __init__(self, bootstrap: str, topic: str, group: str, name: str | None = None,
                  isolation_level: str = "read_uncommitted", session_timeout_ms: int = 45_000,
-                 group_protocol: str = "classic") -> None:
+                 group_protocol: str = "classic", assignor: str | None = None) -> None:
         super().__init__(name or group)
         if group_protocol not in GROUP_PROTOCOLS or (group_protocol != "classic"
                                                      and self.library not in KIP848_LIBRARIES):
             raise ValueError(f"{self.library} consumer cannot use group.protocol={group_protocol}")
+        if assignor is not None and (assignor not in ASSIGNORS or group_protocol != "classic"):
+            raise ValueError(f"assignor {assignor!r} needs the classic protocol and one of {ASSIGNORS}")
+        self.assignor = assignor
         self.bootstrap = bootstrap
         self.topic = topic
         self.group = group
@@ -222,33 +230,41 @@ _names = itertools.count(1)
 
 def producer(library: str, bootstrap: str, topic: str, *, name: str | None = None, rate: float = DEFAULT_RATE,
              run_id: str | None = None, **options: Any) -> ProducerWorker:
-    """An idempotent producer worker for `library` (one of LIBRARIES); call `.start()`."""
-    from harness import workload_clients, workload_java
+    """An idempotent producer worker for `library` (one of ALL_LIBRARIES); call `.start()`.
+
+    `compression=` one of CODECS (default: none, franz-go: snappy, each library's own default);
+    the client id is always the library's default."""
+    from harness import workload_clients, workload_go, workload_java
 
     kinds: dict[str, type[ProducerWorker]] = {
         "confluent": workload_clients.ConfluentProducer, "kafka-python": workload_clients.KafkaPythonProducer,
         "aiokafka": workload_clients.AiokafkaProducer, "java": workload_java.JavaProducer,
-        "confluent-transactional": workload_clients.ConfluentTransactionalProducer,
+        GO: workload_go.GoProducer, "confluent-transactional": workload_clients.ConfluentTransactionalProducer,
     }
+    if options.get("compression", "none") not in CODECS:
+        raise ValueError(f"compression {options['compression']!r} is not one of {CODECS}")
     return kinds[library](bootstrap, topic, name or f"p{next(_names)}", rate, run_id, **options)
 
 
 def consumer(library: str, bootstrap: str, topic: str, group: str, *, name: str | None = None,
              isolation_level: str = "read_uncommitted", session_timeout_ms: int = 45_000,
-             group_protocol: str = "classic") -> ConsumerWorker:
-    """A group consumer worker for `library` (one of LIBRARIES); call `.start()`.
+             group_protocol: str = "classic", assignor: str | None = None) -> ConsumerWorker:
+    """A group consumer worker for `library` (one of ALL_LIBRARIES); call `.start()`.
 
     A short `session_timeout_ms` (>= 6000, the broker's minimum) lets the member a switch leaves
     behind on the source expire quickly, which a failback to that source needs. With
     `group_protocol="consumer"` (KIP-848; KIP848_LIBRARIES only) the broker owns session timeout,
-    heartbeat interval and assignor, so the client sets none of them."""
-    from harness import workload_clients, workload_java
+    heartbeat interval and assignor, so the client sets none of them; a classic group uses
+    `assignor` (one of ASSIGNORS) or the library's default."""
+    from harness import workload_clients, workload_go, workload_java
 
     kinds: dict[str, type[ConsumerWorker]] = {
         "confluent": workload_clients.ConfluentConsumer, "kafka-python": workload_clients.KafkaPythonConsumer,
         "aiokafka": workload_clients.AiokafkaConsumer, "java": workload_java.JavaConsumer,
+        GO: workload_go.GoConsumer,
     }
-    return kinds[library](bootstrap, topic, group, name, isolation_level, session_timeout_ms, group_protocol)
+    return kinds[library](bootstrap, topic, group, name, isolation_level, session_timeout_ms, group_protocol,
+                          assignor)
 
 
 # -- the switch, as a client of the proxy sees it ------------------------------------------------------

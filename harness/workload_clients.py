@@ -1,9 +1,11 @@
 """The Python client libraries as workload workers: confluent-kafka, kafka-python and aiokafka.
 
 Every producer is idempotent with acks=all and default retries, so a switch must be invisible to it
-except as latency; every consumer uses `auto.offset.reset=earliest`, no auto-commit and a
-synchronous commit after each batch, so a replay can only come from a commit that failed, never
-from commit timing. Consumers use the classic group protocol; confluent-kafka can use KIP-848's.
+except as latency, and compresses with the codec it is given. Every client keeps its library's
+default client.id (librdkafka's is `rdkafka` for all), as most users leave it. Every consumer uses
+`auto.offset.reset=earliest`, no auto-commit and a synchronous commit after each batch, so a replay
+can only come from a commit that failed, never from commit timing. Consumers use the classic group
+protocol with the given assignor (or the library's default); confluent-kafka can use KIP-848's.
 Errors are recorded, never raised: the verdict shows them.
 """
 
@@ -17,12 +19,31 @@ import aiokafka
 import confluent_kafka
 import kafka
 import kafka.errors
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor as AiokafkaRange
+from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
+from kafka.coordinator.assignors.range import RangePartitionAssignor
 
 from harness.workload import TICK_S, ConsumerWorker, ProducerWorker
 
 BATCH = 100
 POLL_S = 0.2
 CLOSE_S = 60.0
+KAFKA_PYTHON_ASSIGNORS = {"range": RangePartitionAssignor, "cooperative-sticky": CooperativeStickyAssignor}
+AIOKAFKA_ASSIGNORS: dict[str, type] = {"range": AiokafkaRange}  # aiokafka has no cooperative protocol
+
+
+def _codec_option(compression: str) -> str | None:
+    """kafka-python and aiokafka spell no compression as None."""
+    return None if compression == "none" else compression
+
+
+def _assignors(assignor: str | None, known: dict[str, type]) -> dict[str, Any]:
+    """The partition_assignment_strategy keyword for `assignor`, or nothing for the library's default."""
+    if assignor is None:
+        return {}
+    if assignor not in known:
+        raise ValueError(f"this library has no {assignor} assignor")
+    return {"partition_assignment_strategy": [known[assignor]]}
 
 
 class ConfluentProducer(ProducerWorker):
@@ -30,7 +51,7 @@ class ConfluentProducer(ProducerWorker):
 
     def config(self) -> dict[str, Any]:
         return {"bootstrap.servers": self.bootstrap, "enable.idempotence": True, "acks": "all",
-                "linger.ms": 5, "client.id": f"wl-{self.name}", "error_cb": self._on_error}
+                "linger.ms": 5, "compression.type": self.compression, "error_cb": self._on_error}
 
     def _on_error(self, err: confluent_kafka.KafkaError) -> None:
         if err.fatal():
@@ -113,7 +134,7 @@ class KafkaPythonProducer(ProducerWorker):
 
     def run(self) -> None:
         client = kafka.KafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all",
-                                     linger_ms=5, client_id=f"wl-{self.name}")
+                                     linger_ms=5, compression_type=_codec_option(self.compression))
         started = time.monotonic()
         try:
             while not self.stopping:
@@ -137,7 +158,7 @@ class AiokafkaProducer(ProducerWorker):
 
     async def _run(self) -> None:
         client = aiokafka.AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all",
-                                           linger_ms=5, client_id=f"wl-{self.name}")
+                                           linger_ms=5, compression_type=_codec_option(self.compression))
         await client.start()
         started = time.monotonic()
         try:
@@ -168,10 +189,12 @@ class ConfluentConsumer(ConsumerWorker):
         `group.protocol=consumer`: the broker owns them there."""
         config: dict[str, Any] = {
             "bootstrap.servers": self.bootstrap, "group.id": self.group, "auto.offset.reset": "earliest",
-            "enable.auto.commit": False, "isolation.level": self.isolation_level, "client.id": f"wl-{self.name}",
+            "enable.auto.commit": False, "isolation.level": self.isolation_level,
             "group.protocol": self.group_protocol, "error_cb": self._on_error}
         if self.group_protocol == "classic":
             config |= {"session.timeout.ms": self.session_timeout_ms, "heartbeat.interval.ms": self.heartbeat_ms}
+        if self.assignor is not None:
+            config["partition.assignment.strategy"] = self.assignor
         return config
 
     def _on_error(self, err: confluent_kafka.KafkaError) -> None:
@@ -215,9 +238,10 @@ class KafkaPythonConsumer(ConsumerWorker):
     def run(self) -> None:
         client = kafka.KafkaConsumer(self.topic, bootstrap_servers=self.bootstrap, group_id=self.group,
                                      auto_offset_reset="earliest", enable_auto_commit=False,
-                                     isolation_level=self.isolation_level, client_id=f"wl-{self.name}",
+                                     isolation_level=self.isolation_level,
                                      session_timeout_ms=self.session_timeout_ms,
-                                     heartbeat_interval_ms=self.heartbeat_ms)
+                                     heartbeat_interval_ms=self.heartbeat_ms,
+                                     **_assignors(self.assignor, KAFKA_PYTHON_ASSIGNORS))
         try:
             while not self.stopping:
                 batches = client.poll(timeout_ms=int(POLL_S * 1000), max_records=BATCH)
@@ -247,9 +271,10 @@ class AiokafkaConsumer(ConsumerWorker):
     async def _run(self) -> None:
         client = aiokafka.AIOKafkaConsumer(self.topic, bootstrap_servers=self.bootstrap, group_id=self.group,
                                            auto_offset_reset="earliest", enable_auto_commit=False,
-                                           isolation_level=self.isolation_level, client_id=f"wl-{self.name}",
+                                           isolation_level=self.isolation_level,
                                            session_timeout_ms=self.session_timeout_ms,
-                                           heartbeat_interval_ms=self.heartbeat_ms)
+                                           heartbeat_interval_ms=self.heartbeat_ms,
+                                           **_assignors(self.assignor, AIOKAFKA_ASSIGNORS))
         await client.start()
         try:
             while not self.stopping:

@@ -25,6 +25,8 @@ from harness.workload import Ack, ConsumerWorker, ProducerWorker, Worker, wait_u
 TOOLS = "org.apache.kafka.tools."
 HEAP = ("-Xmx192m",)
 STOP_GRACE_S = 60.0
+JAVA_ASSIGNORS = {"range": "org.apache.kafka.clients.consumer.RangeAssignor",
+                  "cooperative-sticky": "org.apache.kafka.clients.consumer.CooperativeStickyAssignor"}
 
 
 class JavaTool:
@@ -39,14 +41,17 @@ class JavaTool:
         self._reader: threading.Thread | None = None
         self._workdir: Path | None = None
 
-    def start(self, on_event: Any, on_exit: Any = None) -> None:
-        jars = resolve()
-        workdir = self._workdir = processes.make_workdir(f"wl-{self.name}")
+    def command(self, workdir: Path) -> list[str]:
+        """The tool's JVM command line, its client settings and log4j config written into `workdir`."""
         args = list(self.args)
         if self.properties:
             args += ["--command-config", str(jvm.write_properties(workdir / "client.properties", self.properties))]
         log4j = jvm.write_log4j2_config(workdir / "log4j2.properties", target="SYSTEM_ERR", level="WARN")
-        command = jvm.java_command(jars.classpath, TOOLS + self.main_class, args, heap=HEAP, log4j2_config=log4j)
+        return jvm.java_command(resolve().classpath, TOOLS + self.main_class, args, heap=HEAP, log4j2_config=log4j)
+
+    def start(self, on_event: Any, on_exit: Any = None) -> None:
+        workdir = self._workdir = processes.make_workdir(f"wl-{self.name}")
+        command = self.command(workdir)
         stdout = workdir / "events.jsonl"
         self.process = processes.spawn(f"wl-{self.name}", command, stdout, stderr_path=workdir / "stderr.txt")
         self._reader = threading.Thread(target=self._follow, args=(stdout, on_event, on_exit), daemon=True,
@@ -98,16 +103,20 @@ class JavaProducer(ProducerWorker):
 
     library = "java"
 
-    def __init__(self, bootstrap: str, topic: str, name: str, rate: float = 200.0, run_id: str | None = None
-                 ) -> None:
-        super().__init__(bootstrap, topic, name, rate, run_id)
+    def __init__(self, bootstrap: str, topic: str, name: str, rate: float = 200.0, run_id: str | None = None,
+                 compression: str = "none") -> None:
+        super().__init__(bootstrap, topic, name, rate, run_id, compression)
         self.number = random.randrange(10**8, 10**9)
         self.prefix = f"{self.number}.".encode()
-        self.tool = JavaTool(name, "VerifiableProducer",
-                             ["--topic", topic, "--bootstrap-server", bootstrap, "--throughput", str(int(rate)),
-                              "--value-prefix", str(self.number), "--max-messages", "-1"],
-                             {"enable.idempotence": "true", "acks": "all", "linger.ms": "5",
-                              "retries": str(2**31 - 1), "client.id": f"wl-{name}"})
+        self.tool = self.make_tool()
+
+    def make_tool(self) -> JavaTool:
+        """The client id is left at the library's default (`producer-N`), as most users leave it."""
+        return JavaTool(self.name, "VerifiableProducer",
+                        ["--topic", self.topic, "--bootstrap-server", self.bootstrap, "--throughput",
+                         str(int(self.rate)), "--value-prefix", str(self.number), "--max-messages", "-1"],
+                        {"enable.idempotence": "true", "acks": "all", "linger.ms": "5",
+                         "retries": str(2**31 - 1), "compression.type": self.compression})
 
     def value(self, seq: int) -> bytes:
         return self.prefix + str(seq).encode()
@@ -151,15 +160,21 @@ class JavaConsumer(ConsumerWorker):
 
     def __init__(self, bootstrap: str, topic: str, group: str, name: str | None = None,
                  isolation_level: str = "read_uncommitted", session_timeout_ms: int = 45_000,
-                 group_protocol: str = "classic") -> None:
-        super().__init__(bootstrap, topic, group, name, isolation_level, session_timeout_ms, group_protocol)
-        args = ["--topic", topic, "--group-id", group, "--bootstrap-server", bootstrap, "--verbose",
-                "--reset-policy", "earliest", "--group-protocol", group_protocol]
-        properties = {"isolation.level": isolation_level, "client.id": f"wl-{self.name}"}
-        if group_protocol == "classic":
-            args += ["--session-timeout", str(session_timeout_ms)]
+                 group_protocol: str = "classic", assignor: str | None = None) -> None:
+        super().__init__(bootstrap, topic, group, name, isolation_level, session_timeout_ms, group_protocol,
+                         assignor)
+        self.tool = self.make_tool()
+
+    def make_tool(self) -> JavaTool:
+        args = ["--topic", self.topic, "--group-id", self.group, "--bootstrap-server", self.bootstrap, "--verbose",
+                "--reset-policy", "earliest", "--group-protocol", self.group_protocol]
+        properties = {"isolation.level": self.isolation_level}
+        if self.group_protocol == "classic":
+            args += ["--session-timeout", str(self.session_timeout_ms)]
             properties["heartbeat.interval.ms"] = str(self.heartbeat_ms)
-        self.tool = JavaTool(self.name, "VerifiableConsumer", args, properties)
+        if self.assignor is not None:
+            args += ["--assignment-strategy", JAVA_ASSIGNORS[self.assignor]]
+        return JavaTool(self.name, "VerifiableConsumer", args, properties)
 
     def start(self) -> Self:
         self.tool.start(self._on_event, self._on_exit)

@@ -92,6 +92,7 @@ class ConsumerReport:
     errors: int
     fatal: str | None = None
     resets: list[str] = field(default_factory=list)
+    errors_sample: list[str] = field(default_factory=list)  # the last few, e.g. why a commit failed
 
 
 @dataclass
@@ -176,7 +177,8 @@ def _judge_consumer(worker: ConsumerWorker, log: Log, expected: set[bytes]) -> C
             resets.append(reset)
         position[place[0]] = place[1]
     return ConsumerReport(worker.name, worker.library, len(worker.records), replayed, len(expected - seen),
-                          len(resets), not_on_target, len(worker.errors), worker.fatal, resets[:10])
+                          len(resets), not_on_target, len(worker.errors), worker.fatal, resets[:10],
+                          [error[:300] for error in worker.errors[-5:]])
 
 
 def _jump(place: tuple[int, int], position: dict[int, int], committed: dict[int, int], event: Consumed) -> str:

@@ -1,7 +1,8 @@
-"""Session fixtures for real Kafka: clusters A and B, the mirror A->B, multi-node A3/B2, topics.
+"""Session fixtures for real Kafka: clusters A and B in the production shape, the mirror A->B, topics.
 
-Clusters cost seconds of JVM start-up on 2 cores, so they are session scoped and started in pairs
-(A with B, A3 with B2); the multi-node pair starts only when a test asks for it. Every fixture
+A has three nodes (ids 1, 2, 3), B two with other ids (11, 12), as a primary and a smaller DR
+site are: the shape every switch test runs on. Clusters cost seconds of JVM start-up on 2 cores,
+so the pair is session scoped and started once, both clusters side by side. Every fixture
 stops what it started in a `finally`, also when tests fail; the harness's atexit and signal
 handlers are the last resort. When a test fails, the tail of every running harness log is added
 to its report. `KFP_BACKEND=testcontainers` swaps the brokers for apache/kafka containers.
@@ -23,6 +24,8 @@ from harness.jars import KafkaJars, resolve
 from harness.mirror import Mirror, start_mirror
 
 NewTopicFactory = Callable[..., str]
+A_NODES = (1, 2, 3)
+B_NODES = (11, 12)
 
 
 def _start_pair(first: ClusterSpec, second: ClusterSpec) -> list[KafkaCluster]:
@@ -53,7 +56,7 @@ def kafka_jars() -> KafkaJars:
 
 @pytest.fixture(scope="session")
 def _clusters_ab(kafka_jars: KafkaJars) -> Iterator[list[KafkaCluster]]:
-    clusters = _start_pair(ClusterSpec("A", (1,)), ClusterSpec("B", (1,)))
+    clusters = _start_pair(ClusterSpec("A", A_NODES), ClusterSpec("B", B_NODES))
     try:
         yield clusters
     finally:
@@ -62,13 +65,13 @@ def _clusters_ab(kafka_jars: KafkaJars) -> Iterator[list[KafkaCluster]]:
 
 @pytest.fixture(scope="session")
 def cluster_a(_clusters_ab: list[KafkaCluster]) -> KafkaCluster:
-    """Single-node cluster A, node id 1."""
+    """Cluster A in the production shape: three combined nodes, ids 1, 2, 3."""
     return _clusters_ab[0]
 
 
 @pytest.fixture(scope="session")
 def cluster_b(_clusters_ab: list[KafkaCluster]) -> KafkaCluster:
-    """Single-node cluster B, node id 1 too (same node id, different cluster id)."""
+    """Cluster B: two combined nodes with other ids, 11 and 12 (a smaller DR site)."""
     return _clusters_ab[1]
 
 
@@ -80,27 +83,6 @@ def mirror_ab(cluster_a: KafkaCluster, cluster_b: KafkaCluster) -> Iterator[Mirr
         yield mirror
     finally:
         mirror.stop()
-
-
-@pytest.fixture(scope="session")
-def _clusters_a3_b2(kafka_jars: KafkaJars) -> Iterator[list[KafkaCluster]]:
-    clusters = _start_pair(ClusterSpec("A3", (1, 2, 3)), ClusterSpec("B2", (11, 12)))
-    try:
-        yield clusters
-    finally:
-        _stop_all(clusters)
-
-
-@pytest.fixture(scope="session")
-def cluster_a3(_clusters_a3_b2: list[KafkaCluster]) -> KafkaCluster:
-    """Three combined nodes, ids 1, 2, 3 (started together with cluster_b2)."""
-    return _clusters_a3_b2[0]
-
-
-@pytest.fixture(scope="session")
-def cluster_b2(_clusters_a3_b2: list[KafkaCluster]) -> KafkaCluster:
-    """Two combined nodes, ids 11, 12 (started together with cluster_a3)."""
-    return _clusters_a3_b2[1]
 
 
 @pytest.fixture

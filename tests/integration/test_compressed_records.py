@@ -65,8 +65,7 @@ def console_line(record: Sent) -> str:
 
 def read_back(cluster: KafkaCluster, topic: str) -> ReadBack:
     async def read() -> ReadBack:
-        host, port = cluster.bootstrap.rsplit(":", 1)
-        admin = ClusterAdmin("A", [(host, int(port))])
+        admin = ClusterAdmin("A", list(cluster.nodes.values()))  # any node bootstraps, on A of 3 nodes too
         try:
             tp = (topic, 0)
             info = (await admin.partitions())[tp]

@@ -140,7 +140,7 @@ def test_java_perf_tools_run_against_a_and_report_figures(cluster_a: KafkaCluste
     assert all(row.lag == 0 for row in rows)
 
 
-@pytest.mark.parametrize("which, node_ids", [("cluster_a3", {1, 2, 3}), ("cluster_b2", {11, 12})])
+@pytest.mark.parametrize("which, node_ids", [("cluster_a", {1, 2, 3}), ("cluster_b", {11, 12})])
 def test_multi_node_clusters_list_every_broker_with_its_node_id(
     which: str, node_ids: set[int], request: pytest.FixtureRequest, new_topic: Any
 ) -> None:
@@ -153,12 +153,18 @@ def test_multi_node_clusters_list_every_broker_with_its_node_id(
     assert all(set(p.replicas) == node_ids for p in metadata.topics[topic].partitions.values())
 
 
-def test_single_node_clusters_share_node_id_but_not_cluster_id(
-    cluster_a: KafkaCluster, cluster_b: KafkaCluster
+def test_the_pair_has_its_own_node_ids_and_cluster_ids_and_spreads_leaders(
+    cluster_a: KafkaCluster, cluster_b: KafkaCluster, new_topic: Any
 ) -> None:
-    assert set(cluster_a.nodes) == set(cluster_b.nodes) == {1}
+    """The production shape the switch tests run on: a 6-partition, RF 2 topic leads on every node of A."""
+    topic = new_topic(cluster_a, 6, 2)
+    metadata = AdminClient({"bootstrap.servers": cluster_a.bootstrap}).list_topics(timeout=10)
+    partitions = metadata.topics[topic].partitions
+    assert set(cluster_a.nodes).isdisjoint(cluster_b.nodes)
     assert cluster_a.cluster_id != cluster_b.cluster_id
     assert "-" not in cluster_a.cluster_id and len(cluster_a.cluster_id) == 22
+    assert {p.leader for p in partitions.values()} == {1, 2, 3}
+    assert all(len(p.replicas) == 2 for p in partitions.values())
 
 
 def test_stop_and_kill_leave_no_process_behind(kafka_jars: Any) -> None:

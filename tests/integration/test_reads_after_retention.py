@@ -40,7 +40,7 @@ def test_reads_start_again_at_the_log_start_when_older_records_are_gone(
     delete_before(cluster_a.bootstrap, topic, 12)
 
     async def read() -> tuple[int, list[int], int]:
-        admin = ClusterAdmin("A", [tuple(cluster_a.bootstrap.split(",")[0].rsplit(":", 1))])  # type: ignore[list-item]
+        admin = ClusterAdmin("A", list(cluster_a.nodes.values()))
         try:
             leader = (await admin.partitions())[(topic, 0)].leader
             records = await admin.committed_records((topic, 0), leader, 0, 30)
