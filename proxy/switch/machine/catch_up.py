@@ -50,7 +50,7 @@ def on_mirror(state: SwitchState, e: ev.MirrorChecked) -> Transition:
 
 def on_groups(state: SwitchState, e: ev.GroupOffsetsChecked) -> Transition:
     run = state.current()
-    settle_until = (run.catch_up_started or e.now) + state.limits.group_settle_ms
+    settle_until = (run.groups_started or e.now) + state.limits.group_settle_ms
     verdict = gates.group_gate(e.groups, run.mirror, settling=not run.dry_run and e.now < settle_until,
                                accept_replay=run.record.accept_replay)
     record = run.record.with_evidence(groups=verdict.checks, group_checks=run.record.evidence.group_checks + 1)
@@ -137,6 +137,9 @@ def _to_mirror(state: SwitchState, run: Run, now: int) -> Transition:
 
 
 def _to_groups(state: SwitchState, run: Run, now: int) -> Transition:
+    """The settle window starts now, not at CATCH_UP: a slow mirror gate must not use up the time
+    active groups get to commit their last records (replays after the flip otherwise)."""
+    run = replace(run, groups_started=run.groups_started if run.groups_started is not None else now)
     state, actions = goto(state, run, Step.CHECKING_GROUPS, now, "the group offsets check")
     return state, [*actions, CheckGroupOffsets(run.source, run.target, now)]
 

@@ -17,7 +17,8 @@ Gate 3 has a settling rule. Consumers keep running on the source while producers
 an active group is usually a few records (one auto-commit interval) behind the end; translating its
 offset now would make it re-read those records after the flip. While the settle window lasts, an
 active group (members > 0) below the source's end offset counts as "lagging" and the check is
-repeated; after it, its offset is translated as it stands (replays possible, never loss).
+repeated; after it, its offset is translated as it stands (replays possible, never loss). The window
+starts at the first group check, after the mirror gate held, however long that took.
 """
 
 from __future__ import annotations

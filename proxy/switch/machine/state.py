@@ -69,6 +69,7 @@ class Run:
     record: SwitchRecord
     phase_deadline: int | None = None
     catch_up_started: int | None = None
+    groups_started: int | None = None  # the first group offsets check: the settle window starts here
     waiting_for: str = ""
     mirror: tuple[PartitionProgress, ...] = ()
     write_attempts: int = 0

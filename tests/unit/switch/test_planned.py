@@ -108,13 +108,22 @@ def test_missing_group_offsets_are_written_then_checked_again() -> None:
 
 
 def _behind_after_settling(m: SwitchMachine, proven: int | None = None) -> ev.GroupOffsetsChecked:
-    """An active group at 95 on `orders-0`, still there after the 3 s settle window (catch-up began at 20)."""
+    """An active group at 95 on `orders-0`, still there after the 3 s settle window (the group check began at 40)."""
     m.handle(ev.MirrorChecked(now=40, partitions=(replace(MIRROR[0], syncs=((90, 80),)), MIRROR[1])))
     behind = ev.GroupOffsetsChecked(now=60, groups=(group("billing", 2, ("orders", 0, 95, None)),))
     assert Playbook(m) >> behind << CheckGroupOffsets("A", "B", 160)
     assert m.record("s1").gate("group_offsets").status == "waiting"  # type: ignore[union-attr]
     part = replace(behind.groups[0].partitions[0], proven=proven)
-    return ev.GroupOffsetsChecked(now=3_020, groups=(replace(behind.groups[0], partitions=(part,)),))
+    return ev.GroupOffsetsChecked(now=3_040, groups=(replace(behind.groups[0], partitions=(part,)),))
+
+
+def test_a_slow_mirror_gate_does_not_use_up_the_settle_window() -> None:
+    """The mirror held only 5 s into CATCH_UP (began at 20): a group behind the end still gets its 3 s."""
+    m = driven(4)
+    m.handle(ev.MirrorChecked(now=5_020, partitions=MIRROR))
+    behind = ev.GroupOffsetsChecked(now=5_030, groups=(group("billing", 2, ("orders", 0, 95, None)),))
+    assert Playbook(m) >> behind << CheckGroupOffsets("A", "B", 5_130)
+    assert m.record("s1").gate("group_offsets").status == "waiting"  # type: ignore[union-attr]
 
 
 def test_an_active_group_behind_the_end_gets_time_to_commit_then_resumes_where_records_prove() -> None:
