@@ -83,7 +83,10 @@ class Comparison:
             f"\n{load.library:>12} {load.path:>6}: consumer replaced during warm-up"
             for load in self.loads if load.warm_up_restarts) + "".join(
             f"\n{library:>12} direct: no control this run (its consumer never started consuming)"
-            for library in self.no_control)
+            for library in self.no_control) + "".join(
+            f"\n{load.library:>12} {load.path:>6}: lost {lost}"
+            for load in self.loads if load.verdict is not None
+            for lost in load.verdict.producers[0].lost_sample)
 
     def result(self, library: str, path: str) -> PathResult:
         return next(r for r in self.results if r.library == library and r.path == path)

@@ -123,11 +123,12 @@ def verify(bootstrap: str, topic: str, producers: Sequence[ProducerWorker],
     log = read_log(bootstrap, topic, isolation_level)
     counts = Counter(value for records in log.values() for _, value in records)
     expected = set().union(*(p.acked_values for p in producers)) if producers else set()
-    return Verdict(topic, sum(counts.values()), [_judge_producer(p, counts, switch) for p in producers],
+    return Verdict(topic, sum(counts.values()), [_judge_producer(p, counts, switch, log) for p in producers],
                    [_judge_consumer(c, log, expected) for c in consumers])
 
 
-def _judge_producer(worker: ProducerWorker, counts: Counter[bytes], switch: SwitchRun | None) -> ProducerReport:
+def _judge_producer(worker: ProducerWorker, counts: Counter[bytes], switch: SwitchRun | None, log: Log
+                    ) -> ProducerReport:
     acked = worker.acked_values
     lost = sorted(acked - counts.keys())
     duplicates = sum(n - 1 for value, n in counts.items() if n > 1 and worker.owns(value))
@@ -135,7 +136,21 @@ def _judge_producer(worker: ProducerWorker, counts: Counter[bytes], switch: Swit
     return ProducerReport(
         worker.name, worker.library, worker.sent, len(acked), len(lost), duplicates,
         len(worker.aborted & counts.keys()), len(worker.errors), worker.fatal,
-        _unavailable_ms(times, switch), _max_gap_ms(times), [v.decode(errors="replace") for v in lost[:5]])
+        _unavailable_ms(times, switch), _max_gap_ms(times), [_where(v, worker, log) for v in lost[:5]])
+
+
+def _where(value: bytes, worker: ProducerWorker, log: Log) -> str:
+    """A lost value, where its acknowledgement put it, and what the log holds there: the evidence that
+    tells a record never written from an acknowledgement that named another record's offset."""
+    acks = [a for a in worker.acks if a.value == value]
+    text = value.decode(errors="replace")
+    if not acks or acks[0].partition < 0:
+        return f"{text} (acknowledged without a position)"
+    ack = acks[0]
+    records = log.get(ack.partition, [])
+    there = next((v.decode(errors="replace") for offset, v in records if offset == ack.offset), "nothing")
+    last = records[-1][0] if records else -1
+    return f"{text} acked at {ack.partition}@{ack.offset}; log there: {there}; partition ends at {last}"
 
 
 def _unavailable_ms(ack_times: list[float], switch: SwitchRun | None) -> float | None:
