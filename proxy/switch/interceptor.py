@@ -20,6 +20,7 @@ from __future__ import annotations
 import struct
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from protocol import schema
@@ -75,6 +76,20 @@ _TXN_SPECS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class _Watched:
+    """A forwarded request whose answer the interceptor reads, kept until that answer or the connection's close.
+
+    One record per request, so what is known about it (the group to fence, the consumer that may be
+    rejoining) is stored and dropped together and cannot outlive the rest.
+    """
+
+    api_key: int
+    name: str | None  # group id, or transactional id
+    fence: bool = False  # GROUP_ID_NOT_FOUND becomes FENCED_MEMBER_EPOCH (member_epochs)
+    member: tuple[ClientKey, str] | None = None  # the held consumer and member id a successful join releases
+
+
 class SwitchInterceptor:
     """Fences, fetch holds and producer-id hygiene, applied per request."""
 
@@ -90,8 +105,7 @@ class SwitchInterceptor:
         self.dropped_acks0 = 0
         self.producer_ids = ProducerIdOrigins()
         self._reinitialising: dict[tuple[int, int], str] = {}  # EndTxn sent as InitProducerId: its txn id
-        self._watch: dict[tuple[int, int], tuple[int, str | None, bool]] = {}  # key, group or txn id, fence?
-        self._members_of_watch: dict[tuple[int, int], tuple[ClientKey, str]] = {}
+        self._watch: dict[tuple[int, int], _Watched] = {}  # (id(client), correlation id): what its answer tells
         self._pruned_at = time.monotonic()
 
     # -- switch-facing controls ------------------------------------------------------------------------
@@ -116,11 +130,14 @@ class SwitchInterceptor:
         owner = id(client)
         for key in [k for k in self._watch if k[0] == owner]:
             del self._watch[key]
-        for key in [k for k in self._members_of_watch if k[0] == owner]:
-            del self._members_of_watch[key]
         for key in [k for k in self._reinitialising if k[0] == owner]:
             del self._reinitialising[key]
         self.refused_clients.discard(client)
+
+    def connection_entries(self) -> dict[str, int]:
+        """Entries held per connection or per request, by map: all zero once every connection closed."""
+        return {"watched": len(self._watch), "reinitialising": len(self._reinitialising),
+                "refused_clients": len(self.refused_clients)}
 
     # -- request path ----------------------------------------------------------------------------------
 
@@ -207,7 +224,7 @@ class SwitchInterceptor:
         code = TRANSACTION_ABORTABLE if stale is StaleProducerVerdict.ABORTABLE else (
             self.transactions.refusal(key, transactional_id))
         if code is None:
-            self._watch[(id(client), header.correlation_id)] = (key, transactional_id, False)
+            self._watch[(id(client), header.correlation_id)] = _Watched(key, transactional_id)
             return None
         self.context.metrics.fenced_request(key).inc()
         return [_frame(header, schema.encode(_TXN_SPECS[key][1], version, _refusal(key, version, request, code)))]
@@ -233,10 +250,10 @@ class SwitchInterceptor:
             self.memberships.prune(now)
             self._pruned_at = now
         fence = header.api_key == 68 and self.context.switch_epoch > 0 and brings_foreign_epoch(member_epoch)
-        if fence or (self.holding and header.api_key in (14, 68)):
-            self._watch[(id(client), header.correlation_id)] = (header.api_key, group, fence)
-        if self.holding and header.api_key in (14, 68):
-            self._members_of_watch[(id(client), header.correlation_id)] = (key, member_id)
+        rejoining = self.holding and header.api_key in (14, 68)
+        if fence or rejoining:
+            member = (key, member_id) if rejoining else None
+            self._watch[(id(client), header.correlation_id)] = _Watched(header.api_key, group, fence, member)
 
     # -- response path ---------------------------------------------------------------------------------
 
@@ -249,10 +266,9 @@ class SwitchInterceptor:
             self._reinitialise_answer(entry, reinitialised)
             return
         watched = self._watch.pop((id(client), entry.correlation_id), None)
-        member = self._members_of_watch.pop((id(client), entry.correlation_id), None)
         if watched is None or entry.answer is None:
             return
-        key, name, fence = watched
+        key, name, fence, member = watched.api_key, watched.name, watched.fence, watched.member
         framed = b"".join(entry.answer)
         try:
             response = _decode_response(key, entry.api_version, framed)

@@ -61,8 +61,7 @@ def bookkeeping(context: ProxyContext, switch: SwitchInterceptor) -> dict[str, A
     gc.collect()
     live = sum(isinstance(o, (ClientConnection, UpstreamConnection, Connection)) for o in gc.get_objects())
     return {"clients": len(context.clients), "budget_entries": len(context.budget),
-            "budget_bytes": context.budget.total, "tasks": len(context._tasks), "watched": len(switch._watch),
-            "members_watched": len(switch._members_of_watch), "refused": len(switch.refused_clients),
+            "budget_bytes": context.budget.total, "tasks": len(context._tasks), **switch.connection_entries(),
             "live_connection_objects": live}
 
 

@@ -109,7 +109,7 @@ def test_the_fenced_member_rejoining_at_epoch_0_releases_its_fetches_and_reports
 def test_nothing_is_left_watched_once_answered() -> None:
     switch, coordinator = interceptor(), Client()
     exchange(switch, coordinator, heartbeat(1, 4, epoch=12), answer(1, 4, GROUP_ID_NOT_FOUND))
-    assert (switch._watch, switch._members_of_watch) == ({}, {})
+    assert switch._watch == {}
 
 
 def commit_answer(version: int, errors: list[int]) -> Any:
