@@ -17,6 +17,7 @@ Both are read incrementally: each check fetches only what was appended since the
 
 from __future__ import annotations
 
+import copy
 import json
 import struct
 from collections.abc import Callable
@@ -51,21 +52,32 @@ class MirrorProgressReader:
         self.mirrored: dict[TopicPartition, int] = {}
         self.syncs: dict[TopicPartition, list[OffsetSync]] = {}
 
-    async def refresh(self, target: ClusterAdmin) -> None:
+    def copy(self) -> MirrorProgressReader:
+        """An independent reader that goes on from where this one is (positions, offsets, syncs).
+
+        Safe at any await point of a refresh: a partition's records and its new position are applied
+        with no await between them, so the copy never holds half a read.
+        """
+        return copy.deepcopy(self)
+
+    async def refresh(self, target: ClusterAdmin, note: Callable[[str], None] = lambda _text: None) -> None:
+        """Read what MM2 appended since the last refresh; `note` is told which partition is being read."""
         parts = await target.partitions()
-        await self._read(target, parts, self.offsets_topic, self._on_offset)
-        await self._read(target, parts, self.syncs_topic, self._on_sync)
+        await self._read(target, parts, self.offsets_topic, self._on_offset, note)
+        await self._read(target, parts, self.syncs_topic, self._on_sync, note)
 
     async def _read(self, admin: ClusterAdmin, parts: dict[TopicPartition, PartitionInfo], reader: _TopicReader,
-                    handle: Callable[[bytes | None, bytes | None], None]) -> None:
+                    handle: Callable[[bytes | None, bytes | None], None], note: Callable[[str], None]) -> None:
         mine = {tp: info for tp, info in parts.items() if tp[0] == reader.name}
         if not mine:
             return
+        note(f"end offsets of {reader.name}")
         ends = await admin.end_offsets(mine)
         for tp, info in mine.items():
             start = reader.positions.get(tp[1], 0)
             if ends[tp] <= start:
                 continue
+            note(f"reading {reader.name}-{tp[1]} offsets {start}..{ends[tp]}")
             for offset, key, value in await admin.read_all(tp, info.leader, ends[tp], start):
                 try:
                     handle(key, value)
