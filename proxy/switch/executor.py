@@ -312,7 +312,10 @@ class SwitchExecutor(DurableState):
     def _do_CheckTransactions(self, action: act.CheckTransactions) -> None:
         async def check() -> ev.Event:
             await self._not_before(action.not_before)
+            self.steps.start("open-transactions")
+            self.steps.step(f"ListTransactions/DescribeTransactions on {action.cluster}")
             found = await self._admin(action.cluster).open_transactions()
+            self.steps.finish()
             return ev.TransactionsChecked(now=self.now(), open_transactions=tuple(t.transactional_id for t in found),
                                           open_for_ms=tuple(t.open_ms for t in found))
 
@@ -397,13 +400,16 @@ class SwitchExecutor(DurableState):
     def _do_CheckGroupOffsets(self, action: act.CheckGroupOffsets) -> None:
         async def check() -> ev.Event:
             await self._not_before(action.not_before)
-            return ev.GroupOffsetsChecked(now=self.now(), groups=await self._group_offsets(action.source,
-                                                                                            action.target))
+            self.steps.start("group offsets")
+            groups = await self._group_offsets(action.source, action.target)
+            self.steps.finish()
+            return ev.GroupOffsetsChecked(now=self.now(), groups=groups)
 
         self._reply_later(check(), Phase.CATCH_UP, "groups")
 
     async def _group_offsets(self, source: str, target: str) -> tuple[GroupOffsets, ...]:
         src, dst = self._admin(source), self._admin(target)
+        self.steps.step(f"metadata of {source} and {target}")
         replicated = await src.replicated_partitions()
         target_parts = await dst.partitions()
         progress = self._progress.get((source, target), {})
@@ -411,7 +417,11 @@ class SwitchExecutor(DurableState):
             self.context.config.switch.match_window_records))
         served = self.interceptor.memberships.groups()  # only these can rejoin through this proxy
         out = []
-        for group, active in (await src.group_states()).items():
+        self.steps.step(f"groups on {source}")
+        states = await src.group_states()
+        self.steps.step("committed offsets and positions")
+        for done, (group, active) in enumerate(states.items()):
+            self.steps.note(f"group {group}, {done} of {len(states)} groups done")
             committed = {tp: o for tp, o in (await src.committed(group)).items() if tp in replicated}
             if not committed:
                 continue

@@ -19,6 +19,7 @@ from proxy.metrics import Metrics
 from proxy.switch.check_steps import CheckSteps
 from proxy.switch.executor import LAST_DATA_READS_IN_FLIGHT, SwitchExecutor
 from proxy.switch.machine import events as ev
+from proxy.switch.machine.actions import CheckGroupOffsets
 from proxy.switch.machine.phases import Phase
 from proxy.upstream.cluster_admin import PartitionInfo, TopicPartition
 
@@ -137,3 +138,24 @@ def test_last_data_offsets_are_read_several_partitions_at_a_time(monkeypatch: py
     most, lasts = asyncio.run(scenario())
     assert 1 < most <= LAST_DATA_READS_IN_FLIGHT  # one at a time, 300 partitions outlasted the deadline
     assert lasts == [9] * 30
+
+
+def test_a_hung_group_offset_read_is_named_with_its_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Groups(FakeAdmin):
+        async def group_states(self) -> dict[str, bool]:
+            return {"billing": False, "audit": True}
+
+        async def committed(self, group: str) -> dict[TopicPartition, int]:
+            await self.hang.wait()
+            return {}
+
+    async def scenario() -> str:
+        switch = executor_with(Groups(), Groups(), monkeypatch)
+        switch._do_CheckGroupOffsets(CheckGroupOffsets("A", "B", 0))
+        await asyncio.sleep(0.01)
+        described = switch.steps.describe()
+        switch._cancel_pending()
+        return described
+
+    assert asyncio.run(scenario()).startswith("group offsets check step 'committed offsets and positions' running "
+                                              "for 0.0 s, group billing, 0 of 2 groups done; before it: metadata")
