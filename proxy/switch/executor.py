@@ -338,7 +338,9 @@ class SwitchExecutor(DurableState):
         The background observer has connections and a reader of its own, so an error on one side
         never closes a connection under the other, and their incremental reads never interleave.
         The switch's reader starts from a copy of the background one: read from offset 0, MM2's
-        topics of a long-lived pair took most of the first check's catch-up time.
+        topics of a long-lived pair took most of the first check's catch-up time. A background read
+        still running (the first one after start is the long one) is waited for, not done twice at
+        once on the same loaded machine.
         """
         step = self.steps.step if not background else _ignore
         note = self.steps.note if not background else _ignore
@@ -352,8 +354,11 @@ class SwitchExecutor(DurableState):
         reader = self._mirrors.get((source, target, background))
         if reader is None:
             seed = None if background else self._mirrors.get((source, target, True))
-            reader = seed.copy() if seed is not None else MirrorProgressReader(source, target)
-            self._mirrors[(source, target, background)] = reader
+            if seed is not None:
+                step(f"the background read of MM2 progress topics on {target}")
+                await seed.idle()
+            reader = self._mirrors.setdefault((source, target, background), seed.copy() if seed is not None
+                                              else MirrorProgressReader(source, target))
         step(f"MM2 progress topics on {target}")
         await reader.refresh(dst, note)
         step(f"end offsets on {target}")

@@ -17,6 +17,7 @@ Both are read incrementally: each check fetches only what was appended since the
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import struct
@@ -51,6 +52,12 @@ class MirrorProgressReader:
         self.source = source
         self.mirrored: dict[TopicPartition, int] = {}
         self.syncs: dict[TopicPartition, list[OffsetSync]] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def idle(self) -> None:
+        """Return once no refresh of this reader is running (at once if none is)."""
+        await self._idle.wait()
 
     def copy(self) -> MirrorProgressReader:
         """An independent reader that goes on from where this one is (positions, offsets, syncs).
@@ -58,13 +65,21 @@ class MirrorProgressReader:
         Safe at any await point of a refresh: a partition's records and its new position are applied
         with no await between them, so the copy never holds half a read.
         """
-        return copy.deepcopy(self)
+        twin = MirrorProgressReader.__new__(MirrorProgressReader)
+        twin.__dict__.update(copy.deepcopy({k: v for k, v in self.__dict__.items() if k != "_idle"}))
+        twin._idle = asyncio.Event()
+        twin._idle.set()
+        return twin
 
     async def refresh(self, target: ClusterAdmin, note: Callable[[str], None] = lambda _text: None) -> None:
         """Read what MM2 appended since the last refresh; `note` is told which partition is being read."""
-        parts = await target.partitions()
-        await self._read(target, parts, self.offsets_topic, self._on_offset, note)
-        await self._read(target, parts, self.syncs_topic, self._on_sync, note)
+        self._idle.clear()
+        try:
+            parts = await target.partitions()
+            await self._read(target, parts, self.offsets_topic, self._on_offset, note)
+            await self._read(target, parts, self.syncs_topic, self._on_sync, note)
+        finally:
+            self._idle.set()
 
     async def _read(self, admin: ClusterAdmin, parts: dict[TopicPartition, PartitionInfo], reader: _TopicReader,
                     handle: Callable[[bytes | None, bytes | None], None], note: Callable[[str], None]) -> None:

@@ -159,3 +159,23 @@ def test_a_hung_group_offset_read_is_named_with_its_group(monkeypatch: pytest.Mo
 
     assert asyncio.run(scenario()).startswith("group offsets check step 'committed offsets and positions' running "
                                               "for 0.0 s, group billing, 0 of 2 groups done; before it: metadata")
+
+
+def test_a_background_read_still_running_is_waited_for_not_done_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def scenario() -> tuple[list[Any], str]:
+        target = FakeAdmin(mm2_records=90_000, read_delay_s=-1)
+        switch = executor_with(FakeAdmin(), target, monkeypatch)
+        background = asyncio.ensure_future(switch.mirror_progress("A", "B", background=True))
+        await asyncio.sleep(0.01)  # the first background read, from offset 0, is under way
+        switch.steps.start("mirror")
+        check = asyncio.ensure_future(switch.mirror_progress("A", "B"))
+        await asyncio.sleep(0.01)
+        described = switch.steps.describe()
+        target.read_delay_s = 0
+        target.hang.set()
+        await asyncio.gather(background, check)
+        return target.reads, described
+
+    reads, described = asyncio.run(scenario())
+    assert reads == [((OFFSETS_TOPIC, 0), 0, 90_000)]
+    assert described.startswith("mirror check step 'the background read of MM2 progress topics on B'")
