@@ -21,6 +21,7 @@ from proxy.state.memory_store import MemoryStateStore
 from proxy.state.resume import Resumed
 from proxy.state.snapshot import ClusterState
 from proxy.state.store import FleetCoordinator, StateStoreError, SwitchStateStore
+from proxy.switch.check_steps import CheckSteps
 from proxy.switch.durable_state import DurableState
 from proxy.switch.fleet_following import DRAIN_POLL_S
 from proxy.switch.interceptor import SwitchInterceptor
@@ -32,11 +33,14 @@ from proxy.switch.machine.phases import DisconnectScope, Limits, Phase
 from proxy.switch.machine.progress import GroupOffsets, GroupPartitionOffsets, PartitionProgress
 from proxy.switch.machine.record import SwitchRecord
 from proxy.switch.machine.state import SwitchProtocolError
-from proxy.upstream.cluster_admin import READ_COMMITTED, AdminError, ClusterAdmin
+from proxy.upstream.cluster_admin import READ_COMMITTED, AdminError, ClusterAdmin, PartitionInfo
 from proxy.upstream.mirror_progress import MirrorProgressReader
 from proxy.upstream.position_prover import PositionProver
 
 PROGRESS_EVERY_S = 5.0
+LAST_DATA_READS_IN_FLIGHT = 8
+"""Partitions whose last data record is read at once: one by one, 300 partitions under load took
+longer than the whole catch-up deadline; pipelined on the per-broker connections they do not."""
 FLEET_REPORT_EARLY_MS = 150
 
 
@@ -76,6 +80,7 @@ class SwitchExecutor(DurableState):
         self._timer: asyncio.TimerHandle | None = None
         self._admins: dict[tuple[str, bool], ClusterAdmin] = {}
         self._mirrors: dict[tuple[str, str, bool], MirrorProgressReader] = {}
+        self.steps = CheckSteps()
         self._progress: dict[tuple[str, str], dict[tuple[str, int], PartitionProgress]] = {}
         self._provers: dict[tuple[str, str], PositionProver] = {}
         self._rejected: str | None = None
@@ -246,8 +251,8 @@ class SwitchExecutor(DurableState):
             self._timer.cancel()
         loop = asyncio.get_running_loop()
         delay = max(0.0, (action.at - self.now()) / 1000)
-        self._timer = loop.call_later(delay, lambda: self._feed(ev.TimeoutElapsed(now=self.now(),
-                                                                                  phase=action.phase)))
+        self._timer = loop.call_later(delay, lambda: self._feed(ev.TimeoutElapsed(
+            now=self.now(), phase=action.phase, busy=self.steps.describe())))
 
     def _do_RecordPhase(self, action: act.RecordPhase) -> None:
         log.info("switch %s: phase %s", action.switch_id, action.phase)
@@ -307,7 +312,10 @@ class SwitchExecutor(DurableState):
     def _do_CheckTransactions(self, action: act.CheckTransactions) -> None:
         async def check() -> ev.Event:
             await self._not_before(action.not_before)
+            self.steps.start("open-transactions")
+            self.steps.step(f"ListTransactions/DescribeTransactions on {action.cluster}")
             found = await self._admin(action.cluster).open_transactions()
+            self.steps.finish()
             return ev.TransactionsChecked(now=self.now(), open_transactions=tuple(t.transactional_id for t in found),
                                           open_for_ms=tuple(t.open_ms for t in found))
 
@@ -316,7 +324,9 @@ class SwitchExecutor(DurableState):
     def _do_CheckMirror(self, action: act.CheckMirror) -> None:
         async def check() -> ev.Event:
             await self._not_before(action.not_before)
+            self.steps.start("mirror")
             progress = await self.mirror_progress(action.source, action.target)
+            self.steps.finish()
             return ev.MirrorChecked(now=self.now(), partitions=progress)
 
         self._reply_later(check(), Phase.CATCH_UP, "mirror")
@@ -327,19 +337,39 @@ class SwitchExecutor(DurableState):
 
         The background observer has connections and a reader of its own, so an error on one side
         never closes a connection under the other, and their incremental reads never interleave.
+        The switch's reader starts from a copy of the background one: read from offset 0, MM2's
+        topics of a long-lived pair took most of the first check's catch-up time. A background read
+        still running (the first one after start is the long one) is waited for, not done twice at
+        once on the same loaded machine.
         """
+        step = self.steps.step if not background else _ignore
+        note = self.steps.note if not background else _ignore
         src, dst = self._admin(source, background), self._admin(target, background)
+        step(f"metadata of {source}")
         parts = await src.replicated_partitions()
+        step(f"end offsets on {source}")
         source_end = await src.end_offsets(parts)
+        step(f"last stable offsets on {source}")
         stable = await src.end_offsets(parts, READ_COMMITTED)
-        reader = self._mirrors.setdefault((source, target, background), MirrorProgressReader(source, target))
-        await reader.refresh(dst)
+        reader = self._mirrors.get((source, target, background))
+        if reader is None:
+            seed = None if background else self._mirrors.get((source, target, True))
+            if seed is not None:
+                step(f"the background read of MM2 progress topics on {target}")
+                await seed.idle()
+            reader = self._mirrors.setdefault((source, target, background), seed.copy() if seed is not None
+                                              else MirrorProgressReader(source, target))
+        step(f"MM2 progress topics on {target}")
+        await reader.refresh(dst, note)
+        step(f"end offsets on {target}")
         target_parts = {tp: info for tp, info in (await dst.partitions()).items() if tp in parts}
         target_end = await dst.end_offsets(target_parts) if target_parts else {}
+        step(f"last data offsets on {source}")
+        ends = {tp: min(source_end[tp], stable[tp]) for tp in parts}
+        lasts = await self._last_data_offsets(src, parts, ends, note)
         out = []
-        for tp, info in sorted(parts.items()):
-            end = min(source_end[tp], stable[tp])
-            last = await src.last_committed_data_offset(tp, info.leader, end) if end > 0 else -1
+        for tp, _info in sorted(parts.items()):
+            last = lasts[tp]
             last_data = None if last < 0 else last
             out.append(PartitionProgress(
                 topic=tp[0], partition=tp[1], source_end_offset=source_end[tp], source_last_data_offset=last_data,
@@ -350,16 +380,41 @@ class SwitchExecutor(DurableState):
             self._progress[(source, target)] = {p.tp: p for p in out}
         return tuple(out)
 
+    @staticmethod
+    async def _last_data_offsets(src: ClusterAdmin, parts: dict[tuple[str, int], PartitionInfo],
+                                 ends: dict[tuple[str, int], int], note: Callable[[str], None]
+                                 ) -> dict[tuple[str, int], int]:
+        """The last committed data offset of every partition, a few at a time (see LAST_DATA_READS_IN_FLIGHT)."""
+        limit = asyncio.Semaphore(LAST_DATA_READS_IN_FLIGHT)
+        out: dict[tuple[str, int], int] = {}
+
+        async def one(tp: tuple[str, int], info: PartitionInfo) -> None:
+            async with limit:
+                note(f"reading {tp[0]}-{tp[1]}, {len(out)} of {len(parts)} partitions done")
+                out[tp] = await src.last_committed_data_offset(tp, info.leader, ends[tp]) if ends[tp] > 0 else -1
+
+        tasks = [asyncio.ensure_future(one(tp, info)) for tp, info in sorted(parts.items())]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:  # one failed or the check was cancelled: the others stop too
+            for task in tasks:
+                task.cancel()
+            raise
+        return out
+
     def _do_CheckGroupOffsets(self, action: act.CheckGroupOffsets) -> None:
         async def check() -> ev.Event:
             await self._not_before(action.not_before)
-            return ev.GroupOffsetsChecked(now=self.now(), groups=await self._group_offsets(action.source,
-                                                                                            action.target))
+            self.steps.start("group offsets")
+            groups = await self._group_offsets(action.source, action.target)
+            self.steps.finish()
+            return ev.GroupOffsetsChecked(now=self.now(), groups=groups)
 
         self._reply_later(check(), Phase.CATCH_UP, "groups")
 
     async def _group_offsets(self, source: str, target: str) -> tuple[GroupOffsets, ...]:
         src, dst = self._admin(source), self._admin(target)
+        self.steps.step(f"metadata of {source} and {target}")
         replicated = await src.replicated_partitions()
         target_parts = await dst.partitions()
         progress = self._progress.get((source, target), {})
@@ -367,7 +422,11 @@ class SwitchExecutor(DurableState):
             self.context.config.switch.match_window_records))
         served = self.interceptor.memberships.groups()  # only these can rejoin through this proxy
         out = []
-        for group, active in (await src.group_states()).items():
+        self.steps.step(f"groups on {source}")
+        states = await src.group_states()
+        self.steps.step("committed offsets and positions")
+        for done, (group, active) in enumerate(states.items()):
+            self.steps.note(f"group {group}, {done} of {len(states)} groups done")
             committed = {tp: o for tp, o in (await src.committed(group)).items() if tp in replicated}
             if not committed:
                 continue
@@ -449,3 +508,7 @@ class SwitchExecutor(DurableState):
             servers = [(hp.host, hp.port) for hp in self.context.config.clusters[cluster].bootstrap_servers]
             admin = self._admins[(cluster, background)] = ClusterAdmin(cluster, servers)
         return admin
+
+
+def _ignore(_text: str) -> None:
+    """The background observer's steps are not the switch's: nothing records them."""

@@ -94,6 +94,10 @@ class ClusterAdmin:
         await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
 
     async def _conn(self, node: int | None = None) -> KafkaConnection:
+        """A kept connection, or a new one where the broker closed the kept one (idle for longer
+        than its connections.max.idle.ms, between two switches) instead of failing the check."""
+        for stale in [k for k, c in self._conns.items() if c.closed]:
+            await self._conns.pop(stale).close()
         key: int | tuple[str, int]
         if node is None:
             for address in self.bootstrap:

@@ -57,6 +57,11 @@ class KafkaConnection:
             raise
         return conn
 
+    @property
+    def closed(self) -> bool:
+        """The read loop has ended: the broker closed the connection or it failed."""
+        return self._reader_task.done()
+
     async def _handshake(self, timeout_s: float) -> None:
         response = await self.request(api_versions, 3, {"ClientSoftwareName": "kfp", "ClientSoftwareVersion": "0"},
                                       timeout_s=timeout_s)
@@ -78,7 +83,15 @@ class KafkaConnection:
 
     async def request(self, module: ModuleType, version: int, body: Any, timeout_s: float = 10.0
                       ) -> cs.Container:
+        """Send one request and wait at most `timeout_s` for its answer.
+
+        On a connection whose reader has ended (the broker closed it, e.g. after its
+        connections.max.idle.ms) it fails at once: nothing could ever answer, and waiting out the
+        timeout on every kept connection ate the switch's catch-up time.
+        """
         api_key: int = module.API_KEY
+        if self.closed:
+            raise KafkaClientError(f"api {api_key}: connection already closed")
         correlation_id = next(self._ids)
         payload = encode_request_header(api_key, version, correlation_id, self._client_id)
         payload += schema.encode(module.REQUEST, version, body)
@@ -103,7 +116,7 @@ class KafkaConnection:
                 waiting = self._waiting.get(correlation_id)
                 if waiting is not None and not waiting[0].done():
                     waiting[0].set_result(frame)
-        except (asyncio.IncompleteReadError, OSError, asyncio.CancelledError) as exc:
+        except (asyncio.IncompleteReadError, OSError, ValueError, asyncio.CancelledError) as exc:
             for future, _key, _version in self._waiting.values():
                 if not future.done():
                     future.set_exception(KafkaClientError(f"connection lost: {exc!r}"))

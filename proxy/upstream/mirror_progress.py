@@ -17,6 +17,8 @@ Both are read incrementally: each check fetches only what was appended since the
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import json
 import struct
 from collections.abc import Callable
@@ -50,22 +52,47 @@ class MirrorProgressReader:
         self.source = source
         self.mirrored: dict[TopicPartition, int] = {}
         self.syncs: dict[TopicPartition, list[OffsetSync]] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
 
-    async def refresh(self, target: ClusterAdmin) -> None:
-        parts = await target.partitions()
-        await self._read(target, parts, self.offsets_topic, self._on_offset)
-        await self._read(target, parts, self.syncs_topic, self._on_sync)
+    async def idle(self) -> None:
+        """Return once no refresh of this reader is running (at once if none is)."""
+        await self._idle.wait()
+
+    def copy(self) -> MirrorProgressReader:
+        """An independent reader that goes on from where this one is (positions, offsets, syncs).
+
+        Safe at any await point of a refresh: a partition's records and its new position are applied
+        with no await between them, so the copy never holds half a read.
+        """
+        twin = MirrorProgressReader.__new__(MirrorProgressReader)
+        twin.__dict__.update(copy.deepcopy({k: v for k, v in self.__dict__.items() if k != "_idle"}))
+        twin._idle = asyncio.Event()
+        twin._idle.set()
+        return twin
+
+    async def refresh(self, target: ClusterAdmin, note: Callable[[str], None] = lambda _text: None) -> None:
+        """Read what MM2 appended since the last refresh; `note` is told which partition is being read."""
+        self._idle.clear()
+        try:
+            parts = await target.partitions()
+            await self._read(target, parts, self.offsets_topic, self._on_offset, note)
+            await self._read(target, parts, self.syncs_topic, self._on_sync, note)
+        finally:
+            self._idle.set()
 
     async def _read(self, admin: ClusterAdmin, parts: dict[TopicPartition, PartitionInfo], reader: _TopicReader,
-                    handle: Callable[[bytes | None, bytes | None], None]) -> None:
+                    handle: Callable[[bytes | None, bytes | None], None], note: Callable[[str], None]) -> None:
         mine = {tp: info for tp, info in parts.items() if tp[0] == reader.name}
         if not mine:
             return
+        note(f"end offsets of {reader.name}")
         ends = await admin.end_offsets(mine)
         for tp, info in mine.items():
             start = reader.positions.get(tp[1], 0)
             if ends[tp] <= start:
                 continue
+            note(f"reading {reader.name}-{tp[1]} offsets {start}..{ends[tp]}")
             for offset, key, value in await admin.read_all(tp, info.leader, ends[tp], start):
                 try:
                     handle(key, value)

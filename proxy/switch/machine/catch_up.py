@@ -95,7 +95,8 @@ def timed_out(state: SwitchState, e: ev.TimeoutElapsed) -> Transition:
     run = state.current()
     if run.dry_run:
         return _finish_dry_run(state, run, e.now, f"timeout waiting for {run.waiting_for}")
-    return abort(state, e.now, f"timeout in {e.phase} waiting for {run.waiting_for}")
+    busy = f" ({e.busy})" if e.busy else ""
+    return abort(state, e.now, f"timeout in {e.phase} waiting for {run.waiting_for}{busy}")
 
 
 def check_failed(state: SwitchState, e: ev.CheckFailed) -> Transition:

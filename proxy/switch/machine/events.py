@@ -137,9 +137,14 @@ class ClientRejoined(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TimeoutElapsed(Event):
-    """A ScheduleTimeout for `phase` fired (stale ones are ignored by the machine)."""
+    """A ScheduleTimeout for `phase` fired (stale ones are ignored by the machine).
+
+    `busy` is what the executor's outstanding check was doing when the timer fired (its step and
+    for how long), so a timeout names the request that hung instead of only the check.
+    """
 
     phase: Phase
+    busy: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
