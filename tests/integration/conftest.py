@@ -13,7 +13,7 @@ from harness.proxy_thread import ProxyThread, proxy_config
 
 @pytest.fixture(scope="session")
 def proxy_ab(cluster_a: Any, cluster_b: Any) -> Iterator[ProxyThread]:
-    """A proxy in front of single-node A and B, A active."""
+    """A proxy in front of the session pair (A: nodes 1, 2, 3; B: nodes 11, 12), A active."""
     proxy = ProxyThread(proxy_config({"A": cluster_a.bootstrap, "B": cluster_b.bootstrap}, "A")).start()
     try:
         yield proxy

@@ -17,13 +17,15 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def test_topic_command_creates_and_describes_with_virtual_node_ids(proxy_ab: Any) -> None:
+def test_topic_command_creates_and_describes_with_virtual_node_ids(proxy_ab: Any, cluster_a: Any) -> None:
+    """A's brokers are real nodes 1, 2, 3; through the proxy they are virtual nodes 0, 1, 2."""
+    virtual = set(range(len(cluster_a.nodes())))
     topic = unique("java-topic")
-    tools.create_topic(proxy_ab.bootstrap, topic, partitions=3)
+    tools.create_topic(proxy_ab.bootstrap, topic, partitions=len(virtual))
     described = tools.describe_topic(proxy_ab.bootstrap, topic)
-    assert described.partition_count == 3
-    assert {p.leader for p in described.partitions} == {0}  # the one broker of A is virtual node 0
-    assert all(p.replicas == (0,) and p.isr == (0,) for p in described.partitions)
+    assert described.partition_count == len(virtual)
+    assert {p.leader for p in described.partitions} == virtual  # one leader per broker, never a real id
+    assert all(set(p.replicas) <= virtual and set(p.isr) <= virtual for p in described.partitions)
 
 
 def test_producer_and_consumer_performance_and_group_describe(proxy_ab: Any) -> None:

@@ -62,9 +62,23 @@ def new_topic(bootstrap: str, prefix: str = "sw-", partitions: int = PARTITIONS)
     """Six partitions with replication factor 2 where the cluster has two nodes or more."""
     name = f"{prefix}{uuid.uuid4().hex[:10]}"
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
-    brokers = len(admin.list_topics(timeout=30).brokers)
-    admin.create_topics([NewTopic(name, partitions, min(REPLICATION, brokers))])[name].result(60)
+    brokers = admin.list_topics(timeout=30).brokers
+    admin.create_topics([NewTopic(name, partitions, min(REPLICATION, len(brokers)))])[name].result(60)
+    for broker in brokers.values():
+        address = f"{broker.host}:{broker.port}"
+        wait_until(partial(_knows_topic, address, name, partitions), 60,
+                   partial(str, f"{address} never listed {name} with every partition led"))
     return name
+
+
+def _knows_topic(address: str, topic: str, partitions: int) -> bool:
+    """Whether the broker behind `address` lists `topic` with a leader for every partition. A consumer
+    that joins before its broker knows the topic is assigned nothing, and kafka-python then waits out
+    metadata.max.age.ms (5 min) before it looks again."""
+    listed = AdminClient({"bootstrap.servers": address, "log_level": 3}).list_topics(topic, timeout=10).topics
+    found = listed.get(topic)
+    return (found is not None and found.error is None and len(found.partitions) == partitions
+            and all(p.leader >= 0 for p in found.partitions.values()))
 
 
 @contextmanager

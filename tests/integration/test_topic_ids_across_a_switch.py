@@ -33,8 +33,8 @@ DATA_ANSWERS = {0: produce.RESPONSE, 1: fetch.RESPONSE}
 
 
 def topic_ids(bootstrap: str) -> dict[str, bytes]:
-    """name -> topic id, as a client of `bootstrap` sees it (Metadata v12, every topic)."""
-    host, port = bootstrap.rsplit(":", 1)
+    """name -> topic id, as a client of `bootstrap` (its first address) sees it (Metadata v12, every topic)."""
+    host, port = bootstrap.split(",")[0].rsplit(":", 1)
 
     async def read() -> dict[str, bytes]:
         conn = await KafkaConnection.open(host, int(port), client_id="topic-id-check")
