@@ -19,7 +19,7 @@ def unique(prefix: str) -> str:
 
 def test_topic_command_creates_and_describes_with_virtual_node_ids(proxy_ab: Any, cluster_a: Any) -> None:
     """A's brokers are real nodes 1, 2, 3; through the proxy they are virtual nodes 0, 1, 2."""
-    virtual = set(range(len(cluster_a.nodes())))
+    virtual = set(range(len(cluster_a.nodes)))
     topic = unique("java-topic")
     tools.create_topic(proxy_ab.bootstrap, topic, partitions=len(virtual))
     described = tools.describe_topic(proxy_ab.bootstrap, topic)
