@@ -94,6 +94,9 @@ class EtcdStateStore:
         raise StateConflict(f"{self.description}: the cluster state kept changing ({CAS_ATTEMPTS} attempts)")
 
     async def put_record(self, kind: str, key: str, value: Any) -> None:
+        if value is None:
+            await self.call("/v3/kv/deleterange", {"key": b64(f"{self.records_prefix}{kind}/{key}")})
+            return
         await self.call("/v3/kv/put", {"key": b64(f"{self.records_prefix}{kind}/{key}"),
                                         "value": b64(json.dumps(value, sort_keys=True))})
 

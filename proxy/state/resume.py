@@ -19,7 +19,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from proxy.state.snapshot import SWITCH_RECORDS, ClusterState, StoredState
+from proxy.state.snapshot import PRODUCER_ID_RECORDS, SWITCH_RECORDS, ClusterState, StoredState
 from proxy.state.store import StateStoreError
 
 FIRST_BOOT = "config"
@@ -35,6 +35,8 @@ class Resumed:
     records: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     closed: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Records this resume closed (interrupted switches); the caller writes them back."""
+    producer_ids: Mapping[str, Any] = field(default_factory=dict)
+    """Stored origins of transactional producers' ids (`ProducerIdOrigins.restore` takes them)."""
 
 
 def resume(stored: StoredState | None, config_active: str, clusters: Collection[str], where: str) -> Resumed:
@@ -51,7 +53,8 @@ def resume(stored: StoredState | None, config_active: str, clusters: Collection[
                 f"{config_active} is only the first-boot value and is ignored")
     records = dict(stored.of_kind(SWITCH_RECORDS))
     closed = {key: _closed(record, cluster) for key, record in records.items() if not _final(record)}
-    return Resumed(cluster=cluster, source=STORED, note=note, records={**records, **closed}, closed=closed)
+    return Resumed(cluster=cluster, source=STORED, note=note, records={**records, **closed}, closed=closed,
+                   producer_ids=dict(stored.of_kind(PRODUCER_ID_RECORDS)))
 
 
 def _final(record: Any) -> bool:

@@ -17,6 +17,8 @@ from typing import Any
 FORMAT = "kafka-failover-proxy/switch-state"
 VERSION = 1
 SWITCH_RECORDS = "switch"
+PRODUCER_ID_RECORDS = "producer_ids"
+"""transactional id -> the cluster that issued its producer id (proxy.switch.machine.producer_ids)."""
 
 
 class StateFormatError(Exception):
@@ -42,9 +44,13 @@ class StoredState:
         return replace(self, cluster=cluster)
 
     def with_record(self, kind: str, key: str, value: Any) -> StoredState:
+        """`value` None removes the record."""
         kinds = {k: dict(v) for k, v in self.records.items()}
-        kinds.setdefault(kind, {})[key] = value
-        return replace(self, records=kinds)
+        if value is None:
+            kinds.get(kind, {}).pop(key, None)
+        else:
+            kinds.setdefault(kind, {})[key] = value
+        return replace(self, records={k: v for k, v in kinds.items() if v})
 
     def of_kind(self, kind: str) -> Mapping[str, Any]:
         return self.records.get(kind, {})

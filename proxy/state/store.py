@@ -6,7 +6,8 @@ Four operations, chosen so the same executor code drives a single proxy's file a
 - `compare_and_swap(expected_epoch, cluster)`: replace active/epoch/fences only if the stored epoch
   is still `expected_epoch` (a flip is epoch -> epoch + 1; a fence keeps the epoch), else
   `StateConflict`; this is what makes "exactly one instance flips" possible on a shared store;
-- `put_record(kind, key, value)`: store one JSON record (a switch record after each phase);
+- `put_record(kind, key, value)`: store one JSON record (a switch record after each phase, the origin
+  of a transactional producer's id); `value` None deletes it;
 - `watch()`: the stored state each time it changes, so an instance follows writes it did not make.
 
 Every method may raise `StateStoreError`; the caller decides whether that aborts (a flip that could

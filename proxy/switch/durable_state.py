@@ -14,7 +14,7 @@ from typing import Any
 
 from proxy.log import switch as log
 from proxy.state.resume import FIRST_BOOT, Resumed, resume
-from proxy.state.snapshot import SWITCH_RECORDS, ClusterState
+from proxy.state.snapshot import PRODUCER_ID_RECORDS, SWITCH_RECORDS, ClusterState
 from proxy.state.store import StateStoreError
 from proxy.switch.fleet_following import FleetFollowing
 from proxy.switch.machine import events as ev
@@ -67,6 +67,7 @@ class DurableState(FleetFollowing):
         self.stored_records = {k: dict(v) for k, v in resumed.records.items()}
         self._ids = itertools.count(len(self.stored_records) + 1)
         self.resumed = resumed
+        self._keep_producer_id_origins(resumed)
         self._show_persisted(cluster)
         if cluster.operator_fenced:
             self._feed(ev.OperatorFenced(now=self.now()))
@@ -102,6 +103,20 @@ class DurableState(FleetFollowing):
             return
         self.persisted = want
         self._write_later(self.store.compare_and_swap(want.epoch, want), "fences")
+
+    def _keep_producer_id_origins(self, resumed: Resumed) -> None:
+        """Take the stored origins of transactional producers' ids, and store each change from now on:
+        a producer that initialised before this process started still needs its verdict after a switch."""
+        origins = self.interceptor.producer_ids
+        taken = origins.restore(resumed.producer_ids)
+        if taken:
+            log.info("%d transactional producer id origin(s) resumed from %s", taken, self.store.description)
+
+        def store(transactional_id: str, value: dict[str, Any] | None) -> None:
+            self._write_later(self.store.put_record(PRODUCER_ID_RECORDS, transactional_id, value),
+                              f"producer id origin of {transactional_id}")
+
+        origins.on_change = store
 
     def _save_record(self, switch_id: str) -> None:
         record = self.machine.record(switch_id) or self.records.get(switch_id)

@@ -177,7 +177,7 @@ class SwitchInterceptor:
             return self._answer_produce(header, request, TRANSACTION_ABORTABLE)
         if not self.produce_fence.fenced:
             if transactional_id is not None:  # TV2 (KIP-890): the first Produce opens the transaction
-                self.transactions.started(transactional_id)
+                self.transactions.started(transactional_id, self.producer_ids.timeout_ms(transactional_id))
             return None
         request = schema.decode(produce.REQUEST, header.api_version, body)
         partitions, producer_id = _produce_partitions(request)
@@ -185,7 +185,7 @@ class SwitchInterceptor:
         verdict = self.produce_fence.decide(partitions, producer_id=producer_id, transactional_id=transactional_id)
         if verdict.forward:
             if transactional_id is not None:
-                self.transactions.started(transactional_id)
+                self.transactions.started(transactional_id, self.producer_ids.timeout_ms(transactional_id))
             return None
         self.context.metrics.fenced_request(0).inc()
         self.refused_clients.add(client)
@@ -321,7 +321,7 @@ class SwitchInterceptor:
             return
         opened = {24: _all_partitions_ok, 25: _no_error, 28: _all_offsets_ok}.get(key)
         if opened is not None and opened(response):
-            self.transactions.started(transactional_id)
+            self.transactions.started(transactional_id, self.producer_ids.timeout_ms(transactional_id))
         elif key in (22, 26) and response.ErrorCode == 0:
             self.transactions.ended(transactional_id)
             if key == 22:

@@ -41,7 +41,10 @@ client through FindCoordinator on each retry, to be told the same coordinator.
 
 "Open" is what the proxy saw: a transaction opens with a successful AddPartitionsToTxn,
 AddOffsetsToTxn or TxnOffsetCommit response or a forwarded transactional Produce, and closes with
-an EndTxn or InitProducerId success for its transactional id. The executor reports those
+an EndTxn or InitProducerId success for its transactional id, or when its transaction timeout has
+passed since it opened (the coordinator aborts it then; a producer that died mid-transaction, or
+whose EndTxn answer was lost, would otherwise count as open until the id initialises again, and
+its late requests would pass the next fence). The executor reports those
 responses whether or not fenced, so the state is right at the moment the fence goes up. The
 source's own ListTransactions stays the authority for the switch's gate; this tracker only
 decides what to let through.
@@ -52,9 +55,11 @@ and can only drop it (counted). Such producers accept loss by their configuratio
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from proxy.switch.machine.producer_ids import DEFAULT_TRANSACTION_TIMEOUT_MS
 from proxy.switch.machine.progress import TopicPartition
 
 NOT_LEADER_OR_FOLLOWER = 6
@@ -67,6 +72,8 @@ ADD_OFFSETS_TO_TXN = 25
 END_TXN = 26
 TXN_OFFSET_COMMIT = 28
 
+PRUNE_EVERY_MS = 60_000
+
 GATED_WHEN_NOT_OPEN = frozenset({INIT_PRODUCER_ID, ADD_PARTITIONS_TO_TXN, ADD_OFFSETS_TO_TXN, TXN_OFFSET_COMMIT})
 """Transaction APIs refused for a transactional id without an open transaction while fenced."""
 
@@ -74,11 +81,14 @@ GATED_WHEN_NOT_OPEN = frozenset({INIT_PRODUCER_ID, ADD_PARTITIONS_TO_TXN, ADD_OF
 class TransactionFence:
     """Open transactions as seen in responses, and the refusal decision for transaction APIs."""
 
-    __slots__ = ("_fenced", "_open", "refusals")
+    __slots__ = ("_clock_ms", "_fenced", "_open", "_pruned_ms", "refusals")
 
-    def __init__(self) -> None:
+    def __init__(self, clock_ms: Callable[[], int] | None = None) -> None:
         self._fenced = False
-        self._open: set[str] = set()
+        self._open: dict[str, int] = {}
+        """transactional id -> when its coordinator times the transaction out (clock ms)."""
+        self._clock_ms = clock_ms or _monotonic_ms
+        self._pruned_ms = self._clock_ms()
         self.refusals = 0
 
     @property
@@ -87,21 +97,46 @@ class TransactionFence:
 
     def fence(self) -> None:
         self._fenced = True
+        self.prune()
 
     def unfence(self) -> None:
         self._fenced = False
 
-    def started(self, transactional_id: str) -> None:
+    def started(self, transactional_id: str, timeout_ms: int = DEFAULT_TRANSACTION_TIMEOUT_MS) -> None:
         """A successful AddPartitionsToTxn, AddOffsetsToTxn or TxnOffsetCommit response, or a transactional
-        Produce forwarded."""
-        self._open.add(transactional_id)
+        Produce forwarded. The timeout runs from the transaction's start, as on the coordinator."""
+        now = self._clock_ms()
+        if self._open.get(transactional_id, now) <= now:
+            self._open[transactional_id] = now + timeout_ms
+        if now - self._pruned_ms >= PRUNE_EVERY_MS:
+            self.prune()
 
     def ended(self, transactional_id: str) -> None:
         """A successful EndTxn (commit or abort) or InitProducerId response for the id."""
-        self._open.discard(transactional_id)
+        self._open.pop(transactional_id, None)
 
     def is_open(self, transactional_id: str | None) -> bool:
-        return transactional_id is not None and transactional_id in self._open
+        if transactional_id is None:
+            return False
+        expires = self._open.get(transactional_id)
+        if expires is None:
+            return False
+        if expires <= self._clock_ms():
+            del self._open[transactional_id]
+            return False
+        return True
+
+    def prune(self) -> int:
+        """Forget transactions past their timeout; returns how many."""
+        now = self._pruned_ms = self._clock_ms()
+        expired = [tid for tid, expires in self._open.items() if expires <= now]
+        for tid in expired:
+            del self._open[tid]
+        return len(expired)
+
+    @property
+    def open_count(self) -> int:
+        return len(self._open)
 
     def refusal(self, api_key: int, transactional_id: str | None) -> int | None:
         """The error code to answer a request with, or None to forward it. Produce is not decided
@@ -134,7 +169,7 @@ class ProduceFence:
     def __init__(self, transactions: TransactionFence | None = None) -> None:
         self._fenced = False
         self._refused: set[tuple[int, TopicPartition]] = set()
-        self._transactions = transactions or TransactionFence()
+        self._transactions = transactions if transactions is not None else TransactionFence()
         self.refusals = 0
 
     @property
@@ -166,3 +201,7 @@ class ProduceFence:
         self._refused.update(keys)
         self.refusals += len(keys)
         return ProduceVerdict(False, tuple(tp for _, tp in keys), NOT_LEADER_OR_FOLLOWER)
+
+
+def _monotonic_ms() -> int:
+    return int(time.monotonic() * 1000)

@@ -41,7 +41,11 @@ a re-initialising EndTxn succeeded for the transactional id. An id the proxy nev
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 PRODUCE = 0
 END_TXN = 26
@@ -50,6 +54,10 @@ TXN_OFFSET_COMMIT = 28
 TRANSACTION_ABORTABLE = 120
 DEFAULT_TRANSACTION_TIMEOUT_MS = 60_000
 """kafka-clients' transaction.timeout.ms default, for an id whose InitProducerId the proxy never saw."""
+
+DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS = 7 * 24 * 3600 * 1000
+"""The broker's transactional.id.expiration.ms default: after it the broker forgets the id as well."""
+PRUNE_EVERY_MS = 60_000
 
 FIRST_TV2_VERSION = {PRODUCE: 12, TXN_OFFSET_COMMIT: 5, END_TXN: 5}
 """The first version of each API that a transaction version 2 client sends (and only such a client)."""
@@ -61,35 +69,116 @@ class StaleProducerVerdict(Enum):
     REINITIALISE = "reinitialise"
 
 
+@dataclass(slots=True)
+class _Origin:
+    cluster: str
+    used_ms: int
+    saved_ms: int
+    """The use time the store last heard (see `ProducerIdOrigins.on_change`)."""
+
+
+OriginChange = Callable[[str, "dict[str, Any] | None"], None]
+"""(transactional id, its stored form or None once forgotten): what a state store must keep."""
+
+
 class ProducerIdOrigins:
-    """Per transactional id: the cluster that issued its current producer id, and its timeout."""
+    """Per transactional id: the cluster that issued its current producer id, and its timeout.
 
-    __slots__ = ("_issued_by", "_timeout_ms")
+    Bounded like the broker's own table: an id unused for `expiration_ms` (the broker's
+    transactional.id.expiration.ms, 7 days by default) is forgotten, since the broker forgets it too
+    and the producer's next InitProducerId is seen afresh. Origins outlive the process through
+    `on_change` and `restore`: a producer that initialised before a proxy restart still carries the
+    old cluster's id after a later switch. A used id is written again once half its expiration has
+    passed, so a restart never drops a producer that is still at work.
+    """
 
-    def __init__(self) -> None:
-        self._issued_by: dict[str, str] = {}
+    __slots__ = ("_clock_ms", "_origins", "_pruned_ms", "_timeout_ms", "expiration_ms", "on_change")
+
+    def __init__(self, clock_ms: Callable[[], int] | None = None,
+                 expiration_ms: int = DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS) -> None:
+        self._origins: dict[str, _Origin] = {}
         self._timeout_ms: dict[str, int] = {}
+        self._clock_ms = clock_ms or _wall_clock_ms
+        self.expiration_ms = expiration_ms
+        self.on_change: OriginChange | None = None
+        self._pruned_ms = self._clock_ms()
+
+    @property
+    def count(self) -> int:
+        return len(self._origins)
 
     def requested(self, transactional_id: str, timeout_ms: int) -> None:
         """An InitProducerId request: its transaction timeout is what the id runs with."""
         self._timeout_ms[transactional_id] = timeout_ms
+        self._prune_if_due()
 
     def issued(self, transactional_id: str, cluster: str) -> None:
         """`cluster` answered an InitProducerId (or a re-initialising EndTxn) for the id."""
-        self._issued_by[transactional_id] = cluster
+        now = self._clock_ms()
+        origin = self._origins.get(transactional_id)
+        if origin is not None and origin.cluster == cluster:
+            self._touch(transactional_id, origin, now)
+            return
+        origin = self._origins[transactional_id] = _Origin(cluster, now, now)
+        self._tell(transactional_id, origin)
+        self._prune_if_due()
 
     def issued_by(self, transactional_id: str) -> str | None:
-        return self._issued_by.get(transactional_id)
+        origin = self._origins.get(transactional_id)
+        return None if origin is None else origin.cluster
 
     def timeout_ms(self, transactional_id: str) -> int:
         return self._timeout_ms.get(transactional_id, DEFAULT_TRANSACTION_TIMEOUT_MS)
+
+    def restore(self, stored: Mapping[str, Any]) -> int:
+        """Take origins a state store kept (`stored_form` values by transactional id); skips expired or
+        malformed entries. Returns how many were taken."""
+        now, taken = self._clock_ms(), 0
+        for transactional_id, value in stored.items():
+            try:
+                cluster, used_ms = str(value["issued_by"]), int(value["used_ms"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            if now - used_ms < self.expiration_ms and transactional_id not in self._origins:
+                self._origins[transactional_id] = _Origin(cluster, used_ms, used_ms)
+                taken += 1
+        return taken
+
+    def prune(self) -> int:
+        """Forget ids unused for `expiration_ms`; returns how many."""
+        now = self._clock_ms()
+        self._pruned_ms = now
+        expired = [tid for tid, origin in self._origins.items() if now - origin.used_ms >= self.expiration_ms]
+        for tid in expired:
+            del self._origins[tid]
+            self._timeout_ms.pop(tid, None)
+            if self.on_change is not None:
+                self.on_change(tid, None)
+        return len(expired)
+
+    def _prune_if_due(self) -> None:
+        if self._clock_ms() - self._pruned_ms >= PRUNE_EVERY_MS:
+            self.prune()
+
+    def _touch(self, transactional_id: str, origin: _Origin, now: int) -> None:
+        origin.used_ms = now
+        if now - origin.saved_ms >= self.expiration_ms // 2:
+            origin.saved_ms = now
+            self._tell(transactional_id, origin)
+
+    def _tell(self, transactional_id: str, origin: _Origin) -> None:
+        if self.on_change is not None:
+            self.on_change(transactional_id, stored_form(origin))
 
     def is_stale(self, transactional_id: str | None, active: str) -> bool:
         """True if the id's producer id came from a cluster other than `active`."""
         if transactional_id is None:
             return False
-        issuer = self._issued_by.get(transactional_id)
-        return issuer is not None and issuer != active
+        origin = self._origins.get(transactional_id)
+        if origin is None:
+            return False
+        self._touch(transactional_id, origin, self._clock_ms())
+        return origin.cluster != active
 
     def verdict(self, api_key: int, version: int, transactional_id: str | None, active: str,
                 committed: bool = False) -> StaleProducerVerdict:
@@ -100,3 +189,12 @@ class ProducerIdOrigins:
         if api_key == END_TXN and not committed:
             return StaleProducerVerdict.REINITIALISE
         return StaleProducerVerdict.ABORTABLE
+
+
+def stored_form(origin: _Origin) -> dict[str, Any]:
+    return {"issued_by": origin.cluster, "used_ms": origin.used_ms}
+
+
+def _wall_clock_ms() -> int:
+    """Wall time, not monotonic: stored use times must mean the same after a restart."""
+    return int(time.time() * 1000)

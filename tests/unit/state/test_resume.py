@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from proxy.state.resume import FIRST_BOOT, STORED, resume
-from proxy.state.snapshot import SWITCH_RECORDS, ClusterState, StoredState
+from proxy.state.snapshot import PRODUCER_ID_RECORDS, SWITCH_RECORDS, ClusterState, StoredState
 from proxy.state.store import StateStoreError
 
 CLUSTERS = ("A", "B")
@@ -55,3 +55,13 @@ def test_final_records_are_kept_as_they_are() -> None:
     done = {**_running("done"), "final": True, "outcome": "succeeded"}
     resumed = resume(StoredState(ClusterState("B", 1)).with_record(SWITCH_RECORDS, "sw-1", done), "A", CLUSTERS, "f")
     assert resumed.closed == {} and resumed.records["sw-1"] == done
+
+
+def test_stored_producer_id_origins_are_handed_over() -> None:
+    stored = StoredState(ClusterState("A", 2)).with_record(PRODUCER_ID_RECORDS, "tx", {"issued_by": "A", "used_ms": 1})
+    assert resume(stored, "A", ("A", "B"), "file").producer_ids == {"tx": {"issued_by": "A", "used_ms": 1}}
+
+
+def test_a_record_stored_as_none_is_deleted() -> None:
+    stored = StoredState(ClusterState("A", 2)).with_record(PRODUCER_ID_RECORDS, "tx", {"issued_by": "A"})
+    assert stored.with_record(PRODUCER_ID_RECORDS, "tx", None).records == {}

@@ -158,3 +158,26 @@ def test_a_regained_store_that_cannot_be_read_is_not_a_regained_view() -> None:
         return answer
 
     assert asyncio.run(scenario()) == (False, True)
+
+
+def test_transactional_producer_id_origins_outlive_a_restart(tmp_path: Path) -> None:
+    """A Java TV2 producer that initialised on A before a proxy restart still carries A's producer id
+    after a later switch to B: the restarted proxy must still know where that id came from."""
+    async def first_life() -> None:
+        switch = executor(FileStateStore(tmp_path / "state.json"))
+        await switch.resume_from_store()
+        switch.interceptor.producer_ids.issued("copier-1", "A")
+        switch.interceptor.producer_ids.issued("copier-2", "A")
+        switch.interceptor.producer_ids.issued("copier-2", "B")
+        await switch.close()
+
+    async def second_life() -> tuple[str | None, str | None, str | None]:
+        switch = executor(FileStateStore(tmp_path / "state.json"))
+        await switch.resume_from_store()
+        origins = switch.interceptor.producer_ids
+        answer = origins.issued_by("copier-1"), origins.issued_by("copier-2"), origins.issued_by("never-seen")
+        await switch.close()
+        return answer
+
+    asyncio.run(first_life())
+    assert asyncio.run(second_life()) == ("A", "B", None)

@@ -108,3 +108,50 @@ def test_transaction_fence_lifts() -> None:
     txns.fence()
     txns.unfence()
     assert not txns.fenced and txns.refusal(ADD_PARTITIONS_TO_TXN, "tx") is None
+
+
+class Clock:
+    """A settable millisecond clock."""
+
+    def __init__(self) -> None:
+        self.ms = 1_000_000
+
+    def __call__(self) -> int:
+        return self.ms
+
+
+def test_a_transaction_past_its_timeout_is_no_longer_open() -> None:
+    """Its coordinator aborted it: a producer that died mid-transaction must not pass the next fence."""
+    clock = Clock()
+    txns = TransactionFence(clock)
+    txns.started("tx", timeout_ms=60_000)
+    clock.ms += 59_999
+    assert txns.is_open("tx")
+    clock.ms += 1
+    assert not txns.is_open("tx") and txns.open_count == 0
+    fence = ProduceFence(txns)
+    fence.fence()
+    assert not fence.decide([P0], producer_id=9, transactional_id="tx").forward
+
+
+def test_the_timeout_runs_from_the_transactions_start_not_its_last_request() -> None:
+    clock = Clock()
+    txns = TransactionFence(clock)
+    txns.started("tx", timeout_ms=10_000)
+    clock.ms += 9_000
+    txns.started("tx", timeout_ms=10_000)  # another AddPartitionsToTxn of the same transaction
+    clock.ms += 1_000
+    assert not txns.is_open("tx")
+    txns.started("tx", timeout_ms=10_000)  # the next transaction starts its own clock
+    assert txns.is_open("tx")
+
+
+def test_raising_the_fence_forgets_every_expired_transaction() -> None:
+    clock = Clock()
+    txns = TransactionFence(clock)
+    for i in range(100):
+        txns.started(f"dead-{i}", timeout_ms=1_000)
+    txns.started("alive", timeout_ms=60_000)
+    clock.ms += 1_000
+    txns.fence()
+    assert txns.open_count == 1 and txns.is_open("alive")

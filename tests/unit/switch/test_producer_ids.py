@@ -7,6 +7,8 @@ to kafka-clients 4.4 on Produce, TxnOffsetCommit and EndTxn.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from proxy.switch.machine.producer_ids import (
@@ -17,6 +19,8 @@ from proxy.switch.machine.producer_ids import (
     ProducerIdOrigins,
     StaleProducerVerdict,
 )
+
+DAY = 24 * 3600 * 1000
 
 FORWARD, ABORTABLE, REINITIALISE = (StaleProducerVerdict.FORWARD, StaleProducerVerdict.ABORTABLE,
                                     StaleProducerVerdict.REINITIALISE)
@@ -71,3 +75,72 @@ def test_the_timeout_is_the_one_the_producer_asked_for() -> None:
     assert origins.timeout_ms("tx") == DEFAULT_TRANSACTION_TIMEOUT_MS
     origins.requested("tx", 10_000)
     assert origins.timeout_ms("tx") == 10_000 and origins.issued_by("tx") is None
+
+
+class Clock:
+    """A settable millisecond clock."""
+
+    def __init__(self) -> None:
+        self.ms = 1_700_000_000_000
+
+    def __call__(self) -> int:
+        return self.ms
+
+
+def watched() -> tuple[Clock, ProducerIdOrigins, list[tuple[str, dict[str, Any] | None]]]:
+    """Origins on a settable clock with a one-day expiration, and the changes a store would hear."""
+    clock = Clock()
+    origins = ProducerIdOrigins(clock, expiration_ms=DAY)
+    changes: list[tuple[str, dict[str, Any] | None]] = []
+    origins.on_change = lambda tid, value: changes.append((tid, value))
+    return clock, origins, changes
+
+
+def test_an_id_unused_for_the_brokers_expiration_is_forgotten() -> None:
+    """Like transactional.id.expiration.ms on the broker: the table cannot grow without bound."""
+    clock, origins, changes = watched()
+    origins.issued("gone", "A")
+    origins.issued("busy", "A")
+    clock.ms += DAY - 1
+    assert origins.is_stale("busy", "B")  # a request of it counts as use
+    clock.ms += 1
+    assert origins.prune() == 1
+    assert origins.issued_by("gone") is None and origins.issued_by("busy") == "A"
+    assert changes[-1] == ("gone", None)  # the store forgets it too
+
+
+def test_the_store_hears_each_new_origin_and_not_a_reinit_on_the_same_cluster() -> None:
+    clock, origins, changes = watched()
+    origins.issued("tx", "A")
+    origins.issued("tx", "A")
+    clock.ms += 10
+    origins.issued("tx", "B")
+    assert changes == [("tx", {"issued_by": "A", "used_ms": clock.ms - 10}),
+                       ("tx", {"issued_by": "B", "used_ms": clock.ms})]
+
+
+def test_an_id_in_use_is_written_again_after_half_its_expiration() -> None:
+    """So a restart long after its InitProducerId does not drop a producer that is still at work."""
+    clock, origins, changes = watched()
+    origins.issued("tx", "A")
+    clock.ms += DAY // 2 - 1
+    origins.is_stale("tx", "A")
+    assert len(changes) == 1
+    clock.ms += 1
+    origins.is_stale("tx", "A")
+    assert changes[-1] == ("tx", {"issued_by": "A", "used_ms": clock.ms})
+
+
+def test_a_restart_restores_stored_origins_and_skips_expired_or_malformed_ones() -> None:
+    clock = Clock()
+    first = ProducerIdOrigins(clock, expiration_ms=DAY)
+    stored: dict[str, Any] = {}
+    first.on_change = lambda tid, value: stored.__setitem__(tid, value)
+    first.issued("old-producer", "A")
+    stored["ancient"] = {"issued_by": "A", "used_ms": clock.ms - DAY}
+    stored["garbled"] = {"issued_by": "A"}
+    clock.ms += 1000
+    second = ProducerIdOrigins(clock, expiration_ms=DAY)
+    assert second.restore(stored) == 1
+    assert second.verdict(END_TXN, 5, "old-producer", "B") is REINITIALISE
+    assert second.issued_by("ancient") is None and second.issued_by("garbled") is None
