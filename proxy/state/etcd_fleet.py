@@ -47,11 +47,13 @@ class EtcdFleet:
         """The members as last read (for /v1/status, which must not wait on etcd)."""
 
     async def join(self) -> None:
-        """Grant a lease and register under it (raises StateStoreError when etcd is unreachable)."""
+        """Grant a lease and register under it (raises StateStoreError when etcd is unreachable).
+
+        Leaves the lease clock alone: after an expired lease, the renewal loop's own `renewed` must be
+        the one that reports REGAINED, or the fail-closed fence would never be lifted."""
         granted = await self.store.call("/v3/lease/grant", {"TTL": str(max(1, round(self.ttl_s)))})
         self.lease = str(granted["ID"])
         await self.publish()
-        self.clock.renewed(_now_ms())
         self.view = await self.members()
 
     async def publish(self) -> None:

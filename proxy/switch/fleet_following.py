@@ -88,10 +88,19 @@ class FleetFollowing:
             log.warning("store reachable again but the state could not be read: %s", exc)
             return False
         mine = (self.machine.active, self.machine.epoch)
+        if stored is not None and stored.cluster.epoch > self.machine.epoch and not self.machine.running:
+            # A switch happened while this instance was cut off. It fenced before its lease could expire,
+            # so the leader flipped without it only after it had stopped writing to the source; taking the
+            # stored cluster now is what a restart would do.
+            log.warning("the fleet switched to %s at epoch %d while this instance was cut off; following",
+                        stored.cluster.active, stored.cluster.epoch)
+            self.state_lost = False
+            self._follow_flip(stored.cluster)
+            return True
         if stored is None or (stored.cluster.active, stored.cluster.epoch) != mine:
             seen = None if stored is None else (stored.cluster.active, stored.cluster.epoch)
-            log.critical("the stored switch state %s is not the one this instance routes by %s: a switch "
-                         "happened while it was cut off; staying fenced (restart it to resume)", seen, mine)
+            log.critical("the stored switch state %s is not the one this instance routes by %s; staying "
+                         "fenced (restart it to resume)", seen, mine)
             return True
         self.state_lost = False
         if not self._fence_wanted():

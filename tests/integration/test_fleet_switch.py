@@ -23,6 +23,7 @@ from harness import processes, workload
 from harness.etcd import Etcd
 from harness.mirror import Mirror, start_mirror
 from harness.proxy_process import ProxyProcess, raw_config
+from harness.tcp_link import TcpLink
 from harness.workload import SwitchRun, wait_until
 from harness.workload_verify import verify
 from proxy.cli import AdminClient, is_final
@@ -33,6 +34,7 @@ TOKEN = "fleet-token"
 INSTANCES = 3
 RATE = 100.0
 BEFORE, AFTER = 200, 200
+LEASE_TTL_S = 5
 MIRROR_READY_S = 300  # JVM start-up on a loaded 2-core machine
 
 
@@ -49,14 +51,18 @@ def mirror(cluster_a: Any, cluster_b: Any) -> Iterator[Mirror]:
 
 
 
-def _fleet(a: Any, b: Any, etcd: Etcd, tmp_path: Path, proxies: list[ProxyProcess]) -> None:
-    """Start INSTANCES proxies into `proxies`, each on ports chosen free just before it starts."""
+def _fleet(a: Any, b: Any, etcd: Etcd, tmp_path: Path, proxies: list[ProxyProcess],
+           etcd_via: dict[int, str] | None = None) -> None:
+    """Start INSTANCES proxies into `proxies`, each on ports chosen free just before it starts;
+    instance i reaches etcd at `etcd_via[i]` when given (a `TcpLink` a test can cut)."""
     token = tmp_path / "token"
     token.write_text(TOKEN)
     state = {"backend": "etcd", "endpoints": [etcd.endpoint], "prefix": f"/kfp-test/{uuid.uuid4().hex[:8]}",
-             "lease_ttl_s": 5}
-    for _ in range(INSTANCES):
-        proxies.append(ProxyProcess(raw_config({"A": a.bootstrap, "B": b.bootstrap}, "A", state=state,
+             "lease_ttl_s": LEASE_TTL_S}
+    for i in range(INSTANCES):
+        endpoint = (etcd_via or {}).get(i, etcd.endpoint)
+        proxies.append(ProxyProcess(raw_config({"A": a.bootstrap, "B": b.bootstrap}, "A",
+                                               state={**state, "endpoints": [endpoint]},
                                                mirrors=[{"source": "A", "target": "B"}],
                                                admin={"token_file": str(token)})).start())
 
@@ -162,3 +168,56 @@ def test_a_leader_killed_mid_switch_leaves_every_instance_on_the_source_unfenced
     print(json.dumps({"test": "fleet-leader-killed", **verdict.to_dict()}))
     for produced in verdict.producers:
         assert (produced.lost, produced.duplicates, produced.fatal) == (0, 0, None), produced.lost_sample
+
+
+def test_an_instance_cut_off_from_etcd_during_a_switch_fences_and_follows_the_flip_once_back(
+        cluster_a: Any, cluster_b: Any, mirror: Mirror, new_topic: Any, etcd: Etcd, tmp_path: Path) -> None:
+    """A partition between one instance and etcd, just as a switch starts on another: the leader waits
+    for the cut-off instance only until its lease expires; the cut-off instance fenced before that (fail
+    closed), so none of its writes reach A unwaited-for. Once the link is mended it reads the state,
+    finds the flip it missed and follows it. Its producers, refused meanwhile, end on B: nothing lost,
+    nothing duplicated."""
+    topic = new_topic(cluster_a, partitions=3)
+    host, port = etcd.endpoint.removeprefix("http://").rsplit(":", 1)
+    proxies: list[ProxyProcess] = []
+    producers: list[Any] = []
+    with TcpLink(host, int(port)) as link:
+        try:
+            _fleet(cluster_a, cluster_b, etcd, tmp_path, proxies, etcd_via={2: f"http://{link.address}"})
+            producers.extend(_producing_through(proxies, proxies, topic))
+            leader, cut_off = proxies[0], proxies[2]
+            admin = AdminClient(leader.admin_url, TOKEN)
+            link.cut()
+            called_at = time.time()
+            code, answer = admin.call("POST", "/v1/switch", {"target": "B", "timeout_s": 60})
+            assert code == 202, answer
+            record: dict[str, Any] = {}
+
+            def final() -> bool:
+                record.update(admin.call("GET", f"/v1/switch/{answer['switch_id']}")[1])
+                return is_final(record)
+
+            wait_until(final, 120, lambda: f"switch record not final: {record}", every_s=0.2)
+            cut_off_while_cut = cut_off.status()
+            fenced_while_cut = cut_off.metric("kfp_fenced")
+            link.mend()
+            wait_until(lambda: cut_off.status()["switch_epoch"] == 1 and cut_off.metric("kfp_fenced") == 0, 60,
+                       lambda: f"cut-off instance did not follow the flip: {cut_off.status()}", every_s=0.2)
+            for producer in producers:
+                producer.wait_acked(len(producer.acks) + AFTER, 120)
+            statuses = [p.status() for p in proxies]
+        finally:
+            for producer in producers:
+                producer.stop()
+            for proxy in proxies:
+                proxy.stop()
+    assert record["outcome"] == "succeeded", record["reason"]
+    assert (cut_off_while_cut["switch_epoch"], cut_off_while_cut["state"]["state_lost"], fenced_while_cut) == (
+        0, True, 1)
+    assert [(s["active"], s["switch_epoch"]) for s in statuses] == [("B", 1)] * INSTANCES
+    verdict = verify(cluster_b.bootstrap, topic, producers, [], SwitchRun(answer["switch_id"], record, called_at))
+    phases = {p["phase"]: p["duration_ms"] for p in record["phases"]}
+    print(json.dumps({"test": "fleet-instance-cut-off", "phases_ms": phases, **verdict.to_dict()}))
+    for produced in verdict.producers:
+        assert produced.fatal is None
+        assert (produced.lost, produced.duplicates) == (0, 0), produced.lost_sample

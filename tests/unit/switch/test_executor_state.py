@@ -129,13 +129,32 @@ def test_fail_closed_fences_until_the_same_state_is_read_again() -> None:
     assert asyncio.run(scenario()) == [(True, True), (True, True), (False, False)]
 
 
-def test_a_flip_missed_while_cut_off_keeps_the_fence_up() -> None:
-    async def scenario() -> tuple[bool, bool]:
+def test_a_flip_missed_while_cut_off_is_followed_once_the_state_is_read_again() -> None:
+    """The instance fenced before its lease could expire, so the fleet flipped without it only after it
+    stopped writing to A: taking the stored cluster then is what a restart would do."""
+    async def scenario() -> tuple[str, int, bool, bool]:
         store = MemoryStateStore()
         switch = executor(store)
         await switch.resume_from_store()
         await switch.on_lease(Verdict.LOST)
         await store.compare_and_swap(0, ClusterState("B", 1))  # another instance flipped meanwhile
+        assert await switch.on_lease(Verdict.REGAINED)
+        answer = switch.context.active, switch.context.switch_epoch, switch.produce_fence.fenced, switch.state_lost
+        await switch.close()
+        return answer
+
+    assert asyncio.run(scenario()) == ("B", 1, False, False)
+
+
+def test_a_stored_state_behind_this_instance_keeps_the_fence_up() -> None:
+    """An epoch lower than the one routed by (a restored backup, a wiped prefix) is not a state to follow."""
+    async def scenario() -> tuple[bool, bool]:
+        store = MemoryStateStore()
+        switch = executor(store)
+        await switch.resume_from_store()
+        await _emergency_switch(switch)
+        await switch.on_lease(Verdict.LOST)
+        store.state = StoredState(ClusterState("A", 0))
         await switch.on_lease(Verdict.REGAINED)
         answer = switch.produce_fence.fenced, switch.state_lost
         await switch.close()
