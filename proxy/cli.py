@@ -16,6 +16,7 @@ import urllib.request
 from typing import Any
 
 from proxy.admin.api import DEFAULT_SWITCH_TIMEOUT_S, FINAL_PHASES
+from proxy.admin.fleet_view import fleet_view
 from proxy.config import WILDCARD_HOSTS, ConfigError, ProxyConfig, load, read_admin_token
 from proxy.log import configure_logging
 from proxy.state.store import StateStoreError
@@ -95,6 +96,19 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     return _report(*admin_client(args).call("GET", "/v1/status"))
+
+
+def cmd_fleet(args: argparse.Namespace) -> int:
+    """Exit 0 when every registered instance is on the stored cluster and epoch, 1 when one is not."""
+    status, answer = admin_client(args).call("GET", "/v1/status")
+    if status != 200 or not isinstance(answer, dict):
+        return _report(status, answer)
+    if args.json:
+        _print((answer.get("state") or {}).get("fleet"))
+    view = fleet_view(answer)
+    if not args.json:
+        print("\n".join(view.lines))
+    return OK if view.agreed else FAILED
 
 
 def cmd_fence(args: argparse.Namespace) -> int:
@@ -224,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     abort.add_argument("--cluster", required=True)
     abort.add_argument("--transactional-id", required=True)
     _admin_command(commands, "status", "print the proxy status", cmd_status)
+    fleet = _admin_command(commands, "fleet", "list the fleet's instances; exit 1 if one is not on the "
+                                              "stored cluster and epoch", cmd_fleet)
+    fleet.add_argument("--json", action="store_true", help="print the members as JSON")
     _admin_command(commands, "fence", "refuse produce and new transactions", cmd_fence)
     _admin_command(commands, "unfence", "lift the fence", cmd_unfence)
     return parser
