@@ -169,7 +169,13 @@ class FleetFollowing:
             log.error("switch %s: not acknowledging the drain (%d in flight, %d of unknown fate)", switch_id,
                       outstanding, unknown)
             return
-        await self.fleet.ack_drained(switch_id, {"outstanding": 0, "unknown_fate": 0})
+        while self.following == switch_id:  # etcd may be away for a moment: the leader waits until its timeout
+            try:
+                await self.fleet.ack_drained(switch_id, {"outstanding": 0, "unknown_fate": 0})
+                return
+            except StateStoreError as exc:
+                log.warning("switch %s: drain acknowledgement not written yet: %s", switch_id, exc)
+                await asyncio.sleep(DRAIN_POLL_S * 5)
 
     async def _watch_leader(self, switch_id: str, leader: str) -> None:
         """The outcome announcement may never come: the leader died, or etcd was away when it wrote
@@ -252,5 +258,9 @@ class FleetFollowing:
         return run.switch_id if self.machine.running and run is not None and not run.dry_run else None
 
     def _fence_wanted(self) -> bool:
+        """A fence other than fail-closed holds: the operator's, this instance's own switch, or the switch
+        of another instance it follows (lifting that one early lets writes reach the source during the
+        leader's catch-up)."""
         state = self.machine.state
-        return state.operator_fenced or (state.run is not None and state.running and state.run.fenced)
+        return self.following is not None or state.operator_fenced or (
+            state.run is not None and state.running and state.run.fenced)

@@ -221,3 +221,58 @@ def test_an_instance_cut_off_from_etcd_during_a_switch_fences_and_follows_the_fl
     for produced in verdict.producers:
         assert produced.fatal is None
         assert (produced.lost, produced.duplicates) == (0, 0), produced.lost_sample
+
+
+def test_etcd_restarted_mid_switch_leaves_every_instance_on_one_cluster(
+        cluster_a: Any, cluster_b: Any, mirror: Mirror, new_topic: Any, etcd: Etcd, tmp_path: Path) -> None:
+    """etcd stopped for longer than the lease TTL while the leader's catch-up waits on a frozen
+    MirrorMaker, then started again: whatever the outcome, it is the same on every instance (never
+    split), and the producers through them lose and duplicate nothing on the cluster they end on."""
+    topic = new_topic(cluster_a, partitions=3)
+    proxies: list[ProxyProcess] = []
+    producers: list[Any] = []
+    try:
+        _fleet(cluster_a, cluster_b, etcd, tmp_path, proxies)
+        producers.extend(_producing_through(proxies, proxies, topic))
+        admin = AdminClient(proxies[0].admin_url, TOKEN)
+        os.kill(mirror.pid, signal.SIGSTOP)
+        try:
+            called_at = time.time()
+            code, answer = admin.call("POST", "/v1/switch", {"target": "B", "timeout_s": 60})
+            assert code == 202, answer
+            wait_until(lambda: all(p.metric("kfp_fenced") == 1 for p in proxies), 60,
+                       lambda: "the fleet did not fence for the switch", every_s=0.05)
+            etcd.stop()
+            time.sleep(LEASE_TTL_S * 1.6)
+            etcd.start()
+        finally:
+            os.kill(mirror.pid, signal.SIGCONT)
+        record: dict[str, Any] = {}
+
+        def final() -> bool:
+            record.update(admin.call("GET", f"/v1/switch/{answer['switch_id']}")[1])
+            return is_final(record)
+
+        wait_until(final, 180, lambda: f"switch record not final: {record}", every_s=0.5)
+        wait_until(lambda: len({(p.status()["active"], p.status()["switch_epoch"]) for p in proxies}) == 1
+                   and all(p.metric("kfp_fenced") == 0 for p in proxies), 120,
+                   lambda: f"instances disagree or stay fenced: {[p.status()['state'] for p in proxies]}",
+                   every_s=0.5)
+        for producer in producers:
+            producer.wait_acked(len(producer.acks) + AFTER, 180)
+        statuses = [p.status() for p in proxies]
+    finally:
+        for producer in producers:
+            producer.stop()
+        for proxy in proxies:
+            proxy.stop()
+    ended_on = {(s["active"], s["switch_epoch"]) for s in statuses}
+    assert ended_on in ({("A", 0)}, {("B", 1)}), ended_on
+    assert record["outcome"] == ("succeeded" if ended_on == {("B", 1)} else "aborted"), record
+    switched = ended_on == {("B", 1)}
+    verdict = verify(cluster_b.bootstrap if switched else cluster_a.bootstrap, topic, producers, [],
+                     SwitchRun(answer["switch_id"], record, called_at) if switched else None)
+    print(json.dumps({"test": "fleet-etcd-restarted", "outcome": record["outcome"], "reason": record.get("reason"),
+                      **verdict.to_dict()}))
+    for produced in verdict.producers:
+        assert (produced.lost, produced.duplicates, produced.fatal) == (0, 0, None), produced.lost_sample

@@ -11,8 +11,10 @@ import pytest
 from harness.proxy_thread import proxy_config
 from proxy.dataplane.context import ProxyContext
 from proxy.metrics import Metrics
+from proxy.state.lease_clock import Verdict
 from proxy.state.memory_store import MemoryStateStore
 from proxy.state.snapshot import ClusterState
+from proxy.state.store import StateStoreError
 from proxy.switch import fleet_following
 from proxy.switch.executor import SwitchExecutor, SwitchRefused
 from proxy.switch.machine.phases import Phase
@@ -215,3 +217,45 @@ def test_a_follower_whose_leader_ended_the_switch_unheard_asks_the_store(monkeyp
         return answer
 
     assert asyncio.run(scenario()) == (True, False, True, None)
+
+
+def test_a_follower_that_regains_the_store_mid_switch_stays_fenced_for_the_leader() -> None:
+    """etcd back while the leader's catch-up still runs: lifting the fence then would let writes reach A
+    that the leader's catch-up has to chase (found with etcd restarted mid-switch)."""
+    async def scenario() -> tuple[bool, bool, bool]:
+        switch = executor(FakeFleet())
+        await switch.resume_from_store()
+        switch._on_intent(FENCE)
+        await switch.on_lease(Verdict.LOST)
+        assert await switch.on_lease(Verdict.REGAINED)
+        during = switch.produce_fence.fenced, switch.state_lost
+        switch._on_intent({**FENCE, "phase": "aborted"})
+        after = switch.produce_fence.fenced
+        await switch.close()
+        return *during, after
+
+    assert asyncio.run(scenario()) == (True, False, False)
+
+
+def test_a_drain_acknowledgement_that_etcd_refused_is_written_once_it_answers() -> None:
+    class FlakyFleet(FakeFleet):
+        def __init__(self) -> None:
+            super().__init__()
+            self.refusals = 2
+
+        async def ack_drained(self, switch_id: str, evidence: dict[str, Any]) -> None:
+            if self.refusals:
+                self.refusals -= 1
+                raise StateStoreError("etcd unreachable")
+            await super().ack_drained(switch_id, evidence)
+
+    async def scenario() -> list[str]:
+        fleet = FlakyFleet()
+        switch = executor(fleet)
+        await switch.resume_from_store()
+        switch._on_intent(FENCE)
+        await switch.flush()
+        await switch.close()
+        return fleet.acks
+
+    assert asyncio.run(scenario()) == ["sw-other"]
