@@ -85,9 +85,22 @@ class DurableState(FleetFollowing):
             if self.fleet is not None and stored.cluster.epoch > self.machine.epoch and not self.machine.running \
                     and not self.state_lost:
                 self._follow_flip(stored.cluster)
+            elif self.fleet is not None and (stored.cluster.active, stored.cluster.epoch) == mine \
+                    and stored.cluster.operator_fenced != self.machine.state.operator_fenced \
+                    and not self.machine.running and not self.state_lost:
+                self._follow_operator_fence(stored.cluster)
             elif (stored.cluster.active, stored.cluster.epoch) != mine and not self.machine.running:
                 log.error("stored switch state (active %s, epoch %d) disagrees with this process (active %s, "
                           "epoch %d)", stored.cluster.active, stored.cluster.epoch, *mine)
+
+    def _follow_operator_fence(self, cluster: ClusterState) -> None:
+        """An operator fenced or unfenced the fleet through another instance: do the same here, or this
+        instance's clients would go on writing while the operator believes every write is stopped."""
+        self.persisted = cluster  # already stored: nothing to write back
+        fenced = cluster.operator_fenced
+        self._feed(ev.OperatorFenced(now=self.now()) if fenced else ev.OperatorUnfenced(now=self.now()))
+        log.warning("operator %s through another instance of the fleet: followed here",
+                    "fence put up" if fenced else "fence lifted")
 
     def _show_persisted(self, cluster: ClusterState) -> None:
         metrics = self.context.metrics

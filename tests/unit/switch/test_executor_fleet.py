@@ -259,3 +259,25 @@ def test_a_drain_acknowledgement_that_etcd_refused_is_written_once_it_answers() 
         return fleet.acks
 
     assert asyncio.run(scenario()) == ["sw-other"]
+
+
+def test_an_operator_fence_put_up_through_another_instance_is_followed() -> None:
+    """Maintenance fences the fleet: an instance that did not get the call must stop writes as well."""
+    async def scenario() -> list[bool]:
+        store = MemoryStateStore()
+        switch = executor(FakeFleet(), store)
+        await switch.resume_from_store()
+        follow = asyncio.get_running_loop().create_task(switch.follow_store(0.01))
+        seen = []
+        for fenced in (True, False):
+            await store.compare_and_swap(0, ClusterState("A", 0, operator_fenced=fenced))  # the other instance
+            for _ in range(100):
+                await asyncio.sleep(0.01)
+                if switch.produce_fence.fenced == fenced:
+                    break
+            seen.append(switch.produce_fence.fenced)
+        follow.cancel()
+        await switch.close()
+        return seen
+
+    assert asyncio.run(scenario()) == [True, False]
