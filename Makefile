@@ -10,7 +10,7 @@ SEED := $(SEED)
 # etcd for the fleet tests comes from Debian's etcd-server package (apt needs root: sudo when not root)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install jars etcd go-workload demo test lint typecheck unit integration bench clean
+.PHONY: install jars etcd go-workload demo demo-fleet test lint typecheck unit integration bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ go-workload: $(STAMP)
 
 demo: jars
 	$(PY) -m harness.demo $(DEMO_ARGS)
+
+demo-fleet: jars etcd
+	$(PY) -m harness.demo --fleet 3 $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check protocol proxy harness tests bench

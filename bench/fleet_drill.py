@@ -16,8 +16,6 @@ import json
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from bench.failover_drill import (
@@ -31,67 +29,13 @@ from bench.failover_drill import (
     summarize,
     wait_all_consumed,
 )
-from harness import processes, workload
+from harness import workload
 from harness.cluster import Cluster, ClusterSpec, start_clusters, stop_clusters
 from harness.etcd import Etcd, start_etcd
+from harness.fleet import fleet, fleet_switch
 from harness.mirror import start_mirror
-from harness.proxy_process import ProxyProcess, raw_config
-from harness.workload import SwitchRun, wait_until
-from proxy.cli import AdminClient, is_final
 
-TOKEN = "fleet-drill"
-LEASE_TTL_S = 5
 FLEET_TARGET_MS = 300
-
-
-@contextmanager
-def fleet(a: Cluster, b: Cluster, etcd: Etcd, instances: int) -> Iterator[list[ProxyProcess]]:
-    """`instances` proxy processes on A, one etcd prefix of their own, all registered before use."""
-    token = processes.make_workdir("fleet-drill") / "token"
-    token.write_text(TOKEN)
-    state = {"backend": "etcd", "endpoints": [etcd.endpoint], "prefix": f"/kfp-drill/{uuid.uuid4().hex[:8]}",
-             "lease_ttl_s": LEASE_TTL_S}
-    proxies: list[ProxyProcess] = []
-    try:
-        for _ in range(instances):
-            proxies.append(ProxyProcess(raw_config({"A": a.bootstrap, "B": b.bootstrap}, "A", state=state,
-                                                   mirrors=[{"source": "A", "target": "B"}],
-                                                   admin={"token_file": str(token)})).start())
-        wait_until(lambda: all(len(p.status()["state"]["fleet"]) == instances for p in proxies), 120,
-                   lambda: "fleet not registered", every_s=0.2)
-        yield proxies
-    finally:
-        for proxy in proxies:
-            proxy.stop()
-
-
-def fleet_switch(proxies: list[ProxyProcess], target: str, timeout_s: float = 60) -> tuple[SwitchRun, float]:
-    """A planned switch asked of the first instance: its run, and ms from the call to the last flip."""
-    admin = AdminClient(proxies[0].admin_url, TOKEN)
-    called_at = time.time()
-    code, answer = admin.call("POST", "/v1/switch", {"target": target, "timeout_s": timeout_s})
-    if code != 202:
-        raise RuntimeError(f"switch refused: {code} {answer}")
-    flipped: dict[int, float] = {}
-
-    def all_flipped() -> bool:
-        for i, proxy in enumerate(proxies):
-            if i not in flipped and proxy.status()["active"] == target:
-                flipped[i] = time.time()
-        return len(flipped) == len(proxies)
-
-    record: dict[str, Any] = {}
-
-    def final() -> bool:
-        record.update(admin.call("GET", f"/v1/switch/{answer['switch_id']}")[1])
-        return is_final(record)
-
-    wait_until(lambda: all_flipped() or (final() and record.get("outcome") != "succeeded"), timeout_s + 60,
-               lambda: f"not every instance flipped: {record}", every_s=0.02)
-    wait_until(final, timeout_s + 60, lambda: f"switch record not final: {record}", every_s=0.1)
-    last_ms = (max(flipped.values()) - called_at) * 1000 if len(flipped) == len(proxies) else float("nan")
-    phases = {p["phase"]: p["duration_ms"] for p in record["phases"] if p["duration_ms"] is not None}
-    return SwitchRun(answer["switch_id"], record, called_at, phases), last_ms
 
 
 def fleet_round(library: str, a: Cluster, b: Cluster, etcd: Etcd, load_s: float, producers_n: int,

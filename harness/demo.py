@@ -119,6 +119,47 @@ def live_switch(a: Cluster, b: Cluster, load_s: float) -> bool:
     return switch.outcome == "succeeded" and verdict.lost == 0 and verdict.duplicates == 0
 
 
+def live_fleet_switch(a: Cluster, b: Cluster, load_s: float, instances: int) -> bool:
+    """The same switch through `instances` proxy processes sharing their state in etcd: a producer and
+    a consumer through each, the switch asked of the first; True if every instance ended on B clean."""
+    from harness import workload
+    from harness.etcd import start_etcd
+    from harness.fleet import fleet, fleet_switch
+    from proxy.admin.fleet_view import fleet_view
+
+    with start_etcd() as etcd, fleet(a, b, etcd, instances) as proxies:
+        print(f"fleet: {instances} proxy instances sharing switch state in etcd {etcd.endpoint}; clients "
+              f"bootstrap at {', '.join(p.bootstrap for p in proxies)}")
+        topic = f"demo-fleet-{uuid.uuid4().hex[:6]}"
+        produce(a.bootstrap, topic, [b"warm-up"])
+        wait_for_records(b.bootstrap, topic, 1, timeout_s=120)
+        producers = [workload.producer("confluent", p.bootstrap, topic, rate=100).start() for p in proxies]
+        consumers = [workload.consumer("confluent", p.bootstrap, topic, f"demo-fleet-group-{topic}").start()
+                     for p in proxies]
+        time.sleep(load_s / 2)
+        print(f"switching the fleet to B (planned), asked of {proxies[0].bootstrap} only ...")
+        switch, last_flip_ms = fleet_switch(proxies, "B")
+        print(f"  switch {switch.switch_id}: {switch.outcome} ({switch.record.get('reason')}); last instance "
+              f"on B {round(last_flip_ms)} ms after the call")
+        print("  phases (ms): " + ", ".join(f"{k}={v}" for k, v in switch.phases_ms.items()))
+        view = fleet_view(proxies[-1].status())
+        print("\n".join(f"  {line}" for line in view.lines))
+        time.sleep(load_s / 2)
+        for producer in producers:
+            producer.stop()
+        acked = set().union(*(p.acked_values for p in producers))
+        workload.wait_until(lambda: acked <= set().union(*(c.values for c in consumers)), 60,
+                            lambda: "consumers did not get every acknowledged record")
+        for consumer in consumers:
+            consumer.stop()
+        verdict = workload.verify(b.bootstrap, topic, producers, [], switch=switch)
+    print("report:")
+    for p in verdict.producers:
+        print(f"  {p.name}: acked {p.acked}, lost {p.lost}, duplicated {p.duplicates}, unavailable "
+              f"{p.unavailable_ms if p.unavailable_ms is None else round(p.unavailable_ms)} ms")
+    return switch.outcome == "succeeded" and view.agreed and verdict.lost == 0 and verdict.duplicates == 0
+
+
 def wait_for_ctrl_c() -> None:
     print("running; press Ctrl-C to stop")
     try:
@@ -132,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.demo", description=__doc__)
     parser.add_argument("--keep-running", action="store_true", help="leave everything up until Ctrl-C")
     parser.add_argument("--load-seconds", type=float, default=20.0, help="how long the load runs (switch midway)")
+    parser.add_argument("--fleet", type=int, default=0, metavar="N",
+                        help="switch through N proxy instances sharing their state in etcd (make demo-fleet: 3)")
     args = parser.parse_args(argv)
     a, b = start_regions()
     mirror: Mirror | None = None
@@ -142,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         round_trip(a)
         round_trip(b)
         show_replication(a, b)
-        clean = live_switch(a, b, args.load_seconds)
+        clean = (live_fleet_switch(a, b, args.load_seconds, args.fleet) if args.fleet
+                 else live_switch(a, b, args.load_seconds))
         if args.keep_running:
             wait_for_ctrl_c()
     finally:
