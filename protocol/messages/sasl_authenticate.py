@@ -30,6 +30,6 @@ RESPONSE = MessageSpec(
         Field("ErrorCode", "int16", "0+"),
         Field("ErrorMessage", "string", "0+", nullable="0+"),
         Field("AuthBytes", "bytes", "0+"),
-        Field("SessionLifetimeMs", "int64", "1+", default=0),
+        Field("SessionLifetimeMs", "int64", "1+"),
     ),
 )
