@@ -17,6 +17,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import aiokafka
@@ -25,7 +26,7 @@ import kafka
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from harness import workload
+from harness import tools, workload
 from harness.cluster import Cluster, ClusterSpec, start_clusters, stop_clusters, wait_for_topic
 from harness.proxy_thread import ProxyThread, proxy_config
 from proxy.sasl.settings import SaslLogin
@@ -71,9 +72,25 @@ def topic_on(cluster: Cluster, prefix: str) -> str:
     return name
 
 
+def topic_on_both(pair: dict[str, Cluster], prefix: str) -> str:
+    """The same topic on A and B: these tests hold whichever cluster is active (the switch test flips)."""
+    name = topic_on(pair["A"], prefix)
+    admin = AdminClient({"bootstrap.servers": pair["B"].bootstrap})
+    admin.create_topics([NewTopic(name, 2, 1)])[name].result(30)
+    wait_for_topic(pair["B"], name)
+    return name
+
+
+def requests_by_api(proxy: ProxyThread) -> dict[str, float]:
+    with urllib.request.urlopen(f"{proxy.admin_url}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    return {line.split('api="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line.startswith("kfp_requests_total{")}
+
+
 def test_confluent_produces_and_consumes_with_scram_through_the_proxy(
         sasl_pair: dict[str, Cluster], sasl_proxy: ProxyThread) -> None:
-    topic = topic_on(sasl_pair["A"], "confluent-scram")
+    topic = topic_on_both(sasl_pair, "confluent-scram")
     sent = clients.values(topic, 200)
     assert clients.confluent_produce(sasl_proxy.bootstrap, topic, sent, **SCRAM) == 200
     received = clients.confluent_consume(sasl_proxy.bootstrap, topic, f"g-{topic}", 200, **SCRAM)
@@ -82,7 +99,7 @@ def test_confluent_produces_and_consumes_with_scram_through_the_proxy(
 
 def test_kafka_python_and_aiokafka_produce_and_consume_with_scram(
         sasl_pair: dict[str, Cluster], sasl_proxy: ProxyThread) -> None:
-    topic = topic_on(sasl_pair["A"], "py-scram")
+    topic = topic_on_both(sasl_pair, "py-scram")
     auth = {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512",
             "sasl_plain_username": "alice", "sasl_plain_password": USERS["alice"]}
     producer = kafka.KafkaProducer(bootstrap_servers=sasl_proxy.bootstrap, **auth)
@@ -122,7 +139,7 @@ def test_kafka_python_and_aiokafka_produce_and_consume_with_scram(
 def test_a_wrong_password_fails_only_that_client_and_no_secret_is_logged_or_shown(
         sasl_pair: dict[str, Cluster], sasl_proxy: ProxyThread, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    topic = topic_on(sasl_pair["A"], "wrong-pw")
+    topic = topic_on_both(sasl_pair, "wrong-pw")
     errors: list[Any] = []
     bad = confluent_kafka.Producer({"bootstrap.servers": sasl_proxy.bootstrap, **SCRAM,
                                     "sasl.password": "not-the-password", "error_cb": errors.append})
@@ -132,10 +149,34 @@ def test_a_wrong_password_fails_only_that_client_and_no_secret_is_logged_or_show
     assert clients.confluent_produce(sasl_proxy.bootstrap, topic, [b"ok"], **SCRAM) == 1  # the proxy serves on
     with urllib.request.urlopen(f"{sasl_proxy.admin_url}/v1/status", timeout=10) as answer:
         status = answer.read().decode()
-    assert json.loads(status)["active"] == "A"
+    assert json.loads(status)["active"] in ("A", "B")
     for secret in USERS.values():
         assert secret not in status
         assert secret not in caplog.text
+
+
+def test_java_clients_with_scram_through_the_proxy(
+        sasl_pair: dict[str, Cluster], sasl_proxy: ProxyThread, tmp_path: Path) -> None:
+    """The producer runs ~6 s against brokers that set a 4 s session lifetime (KIP-368).
+
+    Re-authentication is not asserted: in the one run made, the proxy saw 2 SaslHandshakes for 4
+    ApiVersions, so whether Java re-authenticated on an open connection is not shown yet.
+    """
+    topic = topic_on_both(sasl_pair, "java-scram")
+    jaas = ('org.apache.kafka.common.security.scram.ScramLoginModule required '
+            f'username="alice" password="{USERS["alice"]}";')
+    properties = {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "SCRAM-SHA-512", "sasl.jaas.config": jaas}
+    config = tmp_path / "client.properties"  # the tools' --command-property cannot carry a JAAS line's '='
+    config.write_text("".join(f"{key}={value}\n" for key, value in properties.items()))
+    produced = tools.parse_producer_performance(tools.run_tool(tools.PRODUCER_PERFORMANCE, [
+        "--bootstrap-server", sasl_proxy.bootstrap, "--topic", topic, "--num-records", "6000",
+        "--record-size", "100", "--throughput", "1000", "--command-config", str(config)]).stdout)
+    assert produced.records == 6_000
+    assert requests_by_api(sasl_proxy).get("SaslAuthenticate", 0) > 0
+    result = tools.run_tool(tools.CONSUMER_PERFORMANCE, [
+        "--bootstrap-server", sasl_proxy.bootstrap, "--topic", topic, "--num-records", "6000",
+        "--group", f"java-{topic}", "--timeout", "60000", "--command-config", str(config)])
+    assert tools.parse_consumer_performance(result.stdout).records == 6_000
 
 
 def test_after_a_switch_new_connections_authenticate_against_b(
