@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 HASHES = {"SCRAM-SHA-256": "sha256", "SCRAM-SHA-512": "sha512"}
@@ -127,7 +128,8 @@ class ScramServer:
     fails at the proof like a wrong password, so the exchange does not reveal which users exist.
     """
 
-    def __init__(self, mechanism: str, lookup: object, nonce: str | None = None) -> None:
+    def __init__(self, mechanism: str, lookup: Callable[[str], ScramCredential | None],
+                 nonce: str | None = None) -> None:
         self._name = _h(mechanism)
         self.mechanism = mechanism
         self._lookup = lookup
@@ -135,6 +137,8 @@ class ScramServer:
         self.username = ""
         self._credential: ScramCredential | None = None
         self._auth_prefix = ""
+        self._combined_nonce = ""
+        self._known = False  # the user exists: an unknown one runs the exchange on a made-up entry
 
     def first(self, client_first: bytes) -> bytes:
         text = client_first.decode("utf-8", "replace")
@@ -145,8 +149,8 @@ class ScramServer:
         if "n" not in attrs or "r" not in attrs:
             raise SaslError("SCRAM client-first message lacks a user name or nonce")
         self.username = _unescape(attrs["n"])
-        found = self._lookup(self.username) if callable(self._lookup) else None
-        credential = found if isinstance(found, ScramCredential) and found.mechanism == self.mechanism else None
+        found = self._lookup(self.username)
+        credential = found if found is not None and found.mechanism == self.mechanism else None
         self._credential = credential or make_credential(self.mechanism, secrets.token_hex(16))
         self._known = credential is not None
         nonce = attrs["r"] + self._nonce
