@@ -81,6 +81,8 @@ class ClusterSpec:
     name: str
     node_ids: tuple[int, ...] = (1,)
     overrides: Mapping[str, str] = field(default_factory=dict)
+    # SCRAM users (name -> password) for a SASL_PLAINTEXT listener next to PLAINTEXT; empty: no such listener
+    sasl_users: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -90,6 +92,7 @@ class Node:
     controller_port: int
     directory: Path
     process: ManagedProcess | None = None
+    sasl_port: int = 0  # the SASL_PLAINTEXT listener, when the spec has SASL users
 
 
 def server_properties(spec: ClusterSpec, node: Node, voters: str) -> dict[str, str]:
@@ -120,8 +123,40 @@ def server_properties(spec: ClusterSpec, node: Node, voters: str) -> dict[str, s
         "num.io.threads": "2",
         "num.network.threads": "2",
     }
+    if spec.sasl_users:
+        settings.update(sasl_listener_properties(spec, node))
     settings.update(spec.overrides)
     return settings
+
+
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+def sasl_listener_properties(spec: ClusterSpec, node: Node) -> dict[str, str]:
+    """A SASL_PLAINTEXT listener (PLAIN and SCRAM); inter-broker and controller traffic stay PLAINTEXT.
+
+    SCRAM users live in the cluster metadata (added at format time); PLAIN users in the JAAS line.
+    """
+    prefix = "listener.name.sasl_plaintext"
+    plain_users = " ".join(f'user_{user}="{password}"' for user, password in spec.sasl_users.items())
+    scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+    return {
+        "listeners": f"PLAINTEXT://{HOST}:{node.port},SASL_PLAINTEXT://{HOST}:{node.sasl_port},"
+                     f"CONTROLLER://{HOST}:{node.controller_port}",
+        "advertised.listeners": f"PLAINTEXT://{HOST}:{node.port},SASL_PLAINTEXT://{HOST}:{node.sasl_port}",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+        "sasl.enabled.mechanisms": ",".join(SASL_MECHANISMS),
+        f"{prefix}.plain.sasl.jaas.config":
+            f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};",
+        f"{prefix}.scram-sha-256.sasl.jaas.config": scram,
+        f"{prefix}.scram-sha-512.sasl.jaas.config": scram,
+    }
+
+
+def scram_format_args(spec: ClusterSpec) -> list[str]:
+    """`kafka-storage format --add-scram` arguments: every SASL user under both SCRAM mechanisms."""
+    return [arg for user, password in spec.sasl_users.items() for mechanism in SASL_MECHANISMS[1:]
+            for arg in ("--add-scram", f"{mechanism}=[name={user},password={password}]")]
 
 
 class KafkaCluster(Protocol):
@@ -162,6 +197,13 @@ class Cluster:
         return ",".join(f"{HOST}:{node.port}" for node in self._nodes)
 
     @property
+    def sasl_bootstrap(self) -> str:
+        """The SASL_PLAINTEXT listeners (a spec with `sasl_users` only)."""
+        if not self.spec.sasl_users:
+            raise ValueError(f"cluster {self.name} has no SASL listener")
+        return ",".join(f"{HOST}:{node.sasl_port}" for node in self._nodes)
+
+    @property
     def processes(self) -> list[ManagedProcess]:
         return [node.process for node in self._nodes if node.process is not None]
 
@@ -197,8 +239,10 @@ def _prepare(spec: ClusterSpec) -> Cluster:
     if not spec.node_ids or len(set(spec.node_ids)) != len(spec.node_ids):
         raise ValueError(f"cluster {spec.name}: node ids must be distinct and non-empty: {spec.node_ids}")
     workdir = processes.make_workdir(spec.name)
-    ports = free_ports(2 * len(spec.node_ids))
-    nodes = [Node(node_id, ports[2 * i], ports[2 * i + 1], workdir / f"node-{node_id}")
+    per_node = 3 if spec.sasl_users else 2
+    ports = free_ports(per_node * len(spec.node_ids))
+    nodes = [Node(node_id, ports[per_node * i], ports[per_node * i + 1], workdir / f"node-{node_id}",
+                  sasl_port=ports[per_node * i + 2] if spec.sasl_users else 0)
              for i, node_id in enumerate(spec.node_ids)]
     voters = ",".join(f"{node.node_id}@{HOST}:{node.controller_port}" for node in nodes)
     for node in nodes:
@@ -218,7 +262,8 @@ def _format_all(jars: KafkaJars, clusters: list[Cluster]) -> None:
         (cluster, node, processes.spawn(
             f"{cluster.name}-format-{node.node_id}",
             _node_command(jars, node, "kafka.tools.StorageTool",
-                          ["format", "-t", cluster.cluster_id, "-c", str(node.directory / "server.properties")],
+                          ["format", "-t", cluster.cluster_id, "-c", str(node.directory / "server.properties"),
+                           *scram_format_args(cluster.spec)],
                           FORMAT_HEAP),
             node.directory / "format.log"))
         for cluster in clusters for node in cluster._nodes

@@ -94,6 +94,17 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return OK
 
 
+def cmd_scram_credential(args: argparse.Namespace) -> int:
+    """A salted credentials-file entry from a password on stdin (never an argument: shell history, ps)."""
+    from proxy.sasl.scram import format_entry, make_credential
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise UsageError("no password on stdin")
+    print(format_entry(args.user, make_credential(args.mechanism, password, iterations=args.iterations)))
+    return OK
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     return _report(*admin_client(args).call("GET", "/v1/status"))
 
@@ -223,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="parse a config file and exit 0 (ok) or 2")
     check.add_argument("--config", required=True)
     check.set_defaults(handler=cmd_check_config)
+    scram = commands.add_parser("scram-credential",
+                                help="print a salted SCRAM credentials-file entry for a password read from stdin")
+    scram.add_argument("--user", required=True)
+    scram.add_argument("--mechanism", choices=("SCRAM-SHA-256", "SCRAM-SHA-512"), default="SCRAM-SHA-512")
+    scram.add_argument("--iterations", type=int, default=8192)
+    scram.set_defaults(handler=cmd_scram_credential)
     switch = _admin_command(commands, "switch", "move clients to another cluster", cmd_switch)
     switch.add_argument("--to", required=True, metavar="CLUSTER")
     switch.add_argument("--emergency", action="store_true",

@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from proxy.sasl.settings import ListenerSasl, SaslLogin, parse_listener, parse_login
+
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
@@ -54,12 +56,14 @@ class ListenersConfig:
     bootstrap_port: int
     broker_port_base: int
     max_brokers: int
+    sasl: ListenerSasl | None = None  # clients' SASL: passthrough relays it to the active cluster
 
 
 @dataclass(frozen=True, slots=True)
 class ClusterConfig:
     name: str
     bootstrap_servers: tuple[HostPort, ...]
+    sasl: SaslLogin | None = None  # the proxy's own login to this cluster (its service credentials)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +218,7 @@ def _virtual_cluster(raw: object) -> VirtualClusterConfig:
 def _listeners(raw: object) -> ListenersConfig:
     p = "listeners"
     d = _section(raw, p, ("bind_host", "advertised_host", "bootstrap_port", "broker_port_base",
-                          "max_brokers"))
+                          "max_brokers", "sasl"))
     advertised = _str(d, "advertised_host", p, "127.0.0.1")
     if advertised in WILDCARD_HOSTS:
         raise ConfigError(f"{p}.advertised_host", f"clients cannot dial {advertised!r}; give a routable host")
@@ -224,6 +228,7 @@ def _listeners(raw: object) -> ListenersConfig:
         bootstrap_port=_int(d, "bootstrap_port", p, _REQUIRED, 0, 65535),
         broker_port_base=_int(d, "broker_port_base", p, _REQUIRED, 1, 65535),
         max_brokers=_int(d, "max_brokers", p, 8, 1, 1024),
+        sasl=parse_listener(_section(d["sasl"], f"{p}.sasl", None), f"{p}.sasl", ConfigError) if "sasl" in d else None,
     )
 
 
@@ -244,14 +249,14 @@ def _clusters(raw: object) -> dict[str, ClusterConfig]:
 def _cluster(name: str, raw: object) -> ClusterConfig:
     p = f"clusters.{name}"
     d = _section(raw, p, ("bootstrap_servers", "tls", "sasl"))
-    for later in ("tls", "sasl"):
-        if later in d:
-            raise ConfigError(f"{p}.{later}", f"{later} to upstream clusters is not supported yet")
+    if "tls" in d:
+        raise ConfigError(f"{p}.tls", "tls to upstream clusters is not supported yet")
+    sasl = parse_login(_section(d["sasl"], f"{p}.sasl", None), f"{p}.sasl", ConfigError) if "sasl" in d else None
     servers = _list(d, "bootstrap_servers", p, _REQUIRED)
     if not servers:
         raise ConfigError(f"{p}.bootstrap_servers", "at least one host:port is required")
     return ClusterConfig(name, tuple(_host_port(server, f"{p}.bootstrap_servers[{i}]")
-                                     for i, server in enumerate(servers)))
+                                     for i, server in enumerate(servers)), sasl)
 
 
 def _mirrors(raw: object, clusters: Mapping[str, ClusterConfig]) -> tuple[MirrorConfig, ...]:

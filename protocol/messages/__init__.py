@@ -35,6 +35,8 @@ from protocol.messages import (
     offset_fetch,
     offset_for_leader_epoch,
     produce,
+    sasl_authenticate,
+    sasl_handshake,
     share_acknowledge,
     share_fetch,
     share_group_describe,
@@ -77,6 +79,8 @@ MESSAGES: dict[int, ModuleType] = {
         share_group_describe,
         share_fetch,
         share_acknowledge,
+        sasl_handshake,
+        sasl_authenticate,
     )
 }
 

@@ -42,6 +42,7 @@ def _caps() -> dict[int, tuple[int, int]]:
             caps[key] = module.RESPONSE.version_range
     for key, highest in BEFORE_TOPIC_IDS.items():
         caps[key] = (0, highest)
+    caps[17] = (1, 1)  # SaslHandshake v0 is followed by unframed tokens no frame splitter can read
     return caps
 
 

@@ -72,7 +72,7 @@ class ProxyContext:
         self.virtual = VirtualCluster(config.virtual_cluster.cluster_id, listeners.advertised_host,
                                       listeners.broker_port_base, listeners.max_brokers)
         self.monitors = {
-            name: UpstreamMonitor(name, [(hp.host, hp.port) for hp in cluster.bootstrap_servers])
+            name: UpstreamMonitor(name, [(hp.host, hp.port) for hp in cluster.bootstrap_servers], sasl=cluster.sasl)
             for name, cluster in config.clusters.items()
         }
         self.api_versions = ApiVersionsAnswer(config.virtual_cluster.cluster_id)

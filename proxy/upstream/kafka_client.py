@@ -19,7 +19,10 @@ import construct as cs
 
 from protocol import schema
 from protocol.headers import encode_request_header, response_header_length
-from protocol.messages import api_versions
+from protocol.messages import api_versions, sasl_authenticate, sasl_handshake
+from proxy.sasl.login import ClientLogin
+from proxy.sasl.scram import SaslError
+from proxy.sasl.settings import SaslLogin, SecretUnavailable
 
 _SIZE = struct.Struct(">i")
 
@@ -43,8 +46,9 @@ class KafkaConnection:
         self._reader_task = asyncio.get_running_loop().create_task(self._read_loop(), name="kafka-client-read")
 
     @classmethod
-    async def open(cls, host: str, port: int, client_id: str = "kafka-failover-proxy", timeout_s: float = 5.0
-                   ) -> KafkaConnection:
+    async def open(cls, host: str, port: int, client_id: str = "kafka-failover-proxy", timeout_s: float = 5.0,
+                   sasl: SaslLogin | None = None) -> KafkaConnection:
+        """Connected, versions negotiated and, with `sasl`, logged in with the cluster's service login."""
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
         except (OSError, TimeoutError) as exc:
@@ -52,6 +56,8 @@ class KafkaConnection:
         conn = cls(reader, writer, client_id)
         try:
             await conn._handshake(timeout_s)
+            if sasl is not None:
+                await conn._login(sasl, timeout_s)
         except BaseException:
             await conn.close()
             raise
@@ -69,6 +75,28 @@ class KafkaConnection:
             raise KafkaClientError(f"ApiVersions failed with error {response.ErrorCode}")
         self.api_versions_response = response
         self.versions = {k.ApiKey: (k.MinVersion, k.MaxVersion) for k in response.ApiKeys}
+
+    async def _login(self, sasl: SaslLogin, timeout_s: float) -> None:
+        """SaslHandshake v1, then SaslAuthenticate rounds; errors name the user, never the password."""
+        where = f"SASL {sasl.mechanism} login as {sasl.username!r}"
+        try:
+            login = ClientLogin(sasl.mechanism, sasl.username, sasl.password())
+        except SecretUnavailable as exc:
+            raise KafkaClientError(f"{where}: {exc}") from None
+        handshake = await self.request(sasl_handshake, 1, {"Mechanism": sasl.mechanism}, timeout_s=timeout_s)
+        if handshake.ErrorCode != 0:
+            raise KafkaClientError(f"{where}: SaslHandshake error {handshake.ErrorCode} (broker enables "
+                                   f"{list(handshake.Mechanisms)})")
+        version = self.pick_version(sasl_authenticate)
+        token: bytes | None = login.first()
+        try:
+            while token is not None:
+                answer = await self.request(sasl_authenticate, version, {"AuthBytes": token}, timeout_s=timeout_s)
+                if answer.ErrorCode != 0:
+                    raise KafkaClientError(f"{where}: error {answer.ErrorCode}: {answer.ErrorMessage}")
+                token = login.respond(bytes(answer.AuthBytes))
+        except SaslError as exc:
+            raise KafkaClientError(f"{where}: {exc}") from None
 
     def pick_version(self, module: ModuleType, highest: int | None = None) -> int:
         """The newest version both this broker and our codec speak (capped at `highest`)."""

@@ -161,3 +161,18 @@ def test_unreachable_admin_api_exits_1(capsys: pytest.CaptureFixture[str]) -> No
         pass  # the server is gone: its port now refuses connections
     assert cli.main(["status", "--admin-url", url]) == 1
     assert "cannot reach the admin API" in capsys.readouterr().err
+
+
+def test_scram_credential_prints_an_entry_a_server_accepts_the_password_against(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from proxy.sasl.scram import ScramClient, ScramServer, parse_entry
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("pencil\n"))
+    assert cli.main(["scram-credential", "--user", "alice", "--mechanism", "SCRAM-SHA-256"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert "pencil" not in line
+    user, entry = parse_entry(line)
+    client, server = ScramClient("SCRAM-SHA-256", "alice", "pencil"), ScramServer("SCRAM-SHA-256", {user: entry}.get)
+    client.verify(server.final(client.final(server.first(client.first()))))

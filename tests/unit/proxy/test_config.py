@@ -47,7 +47,7 @@ def error_of(raw: object) -> ConfigError:
     return caught.value
 
 
-@pytest.mark.parametrize("name", ["proxy.yaml", "proxy-failback.yaml"])
+@pytest.mark.parametrize("name", ["proxy.yaml", "proxy-failback.yaml", "tls-sasl.yaml"])
 def test_example_files_parse(name: str) -> None:
     config = load(ROOT / "config" / name)
     assert config.virtual_cluster.cluster_id == "kfp-virtual-0000000001"
@@ -120,7 +120,13 @@ BAD_VALUES = [
     ("clusters.B.bootstrap_servers", ["h:1", "h:0"], "clusters.B.bootstrap_servers[1]"),
     ("clusters.B.bootstrap_servers", ["h:1", 9092], "clusters.B.bootstrap_servers[1]"),
     ("clusters.B.tls", {"ca": "x"}, "clusters.B.tls"),
-    ("clusters.B.sasl", {"mechanism": "PLAIN"}, "clusters.B.sasl"),
+    ("clusters.B.sasl", {"mechanism": "PLAIN"}, "clusters.B.sasl.username"),
+    ("clusters.B.sasl", {"mechanism": "GSSAPI", "username": "u", "password_env": "P"}, "clusters.B.sasl.mechanism"),
+    ("clusters.B.sasl", {"mechanism": "PLAIN", "username": "u"}, "clusters.B.sasl.password_file"),
+    ("clusters.B.sasl", {"mechanism": "PLAIN", "username": "u", "password_env": "P", "password": "x"},
+     "clusters.B.sasl.password"),
+    ("listeners.sasl", {"mode": "terminate"}, "listeners.sasl.mode"),
+    ("listeners.sasl", {"mode": "relay"}, "listeners.sasl.mode"),
     ("active", "C", "active"),
     ("mirrors", {"source": "A"}, "mirrors"),
     ("mirrors.0.target", "A", "mirrors[0].target"),
@@ -220,3 +226,20 @@ def test_configured_but_missing_token_is_a_config_error(setting: str, tmp_path: 
     with pytest.raises(ConfigError) as caught:
         read_admin_token(parse(edited(f"admin.{setting}", value)))
     assert caught.value.path == f"admin.{setting}"
+
+
+def test_sasl_settings_keep_where_the_secret_is_and_read_it_only_when_asked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = tmp_path / "a.password"
+    secret.write_text("hunter2\n")
+    raw = edited("clusters.A.sasl", {"mechanism": "SCRAM-SHA-512", "username": "kfp", "password_file": str(secret)})
+    raw["clusters"]["B"]["sasl"] = {"mechanism": "PLAIN", "username": "kfp", "password_env": "KFP_TEST_B_PASSWORD"}
+    raw["listeners"]["sasl"] = {"mode": "passthrough"}
+    config = parse(raw)
+    login_a, login_b = config.clusters["A"].sasl, config.clusters["B"].sasl
+    assert login_a is not None and login_b is not None and config.listeners.sasl is not None
+    assert config.listeners.sasl.mode == "passthrough"
+    assert "hunter2" not in repr(config)
+    assert login_a.password() == "hunter2"
+    monkeypatch.setenv("KFP_TEST_B_PASSWORD", "pw-b")
+    assert login_b.password() == "pw-b"
