@@ -506,7 +506,8 @@ class SwitchExecutor(DurableState):
         admin = self._admins.get((cluster, background))
         if admin is None:
             servers = [(hp.host, hp.port) for hp in self.context.config.clusters[cluster].bootstrap_servers]
-            admin = self._admins[(cluster, background)] = ClusterAdmin(cluster, servers)
+            admin = self._admins[(cluster, background)] = ClusterAdmin(cluster, servers,
+                                                                       security=self.context.security[cluster])
         return admin
 
 

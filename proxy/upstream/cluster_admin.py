@@ -30,6 +30,7 @@ from protocol.messages import (
 )
 from protocol.record_batch import RecordBatchHeader
 from protocol.records import CONTROL_COMMIT, Record, control_type, iter_records
+from proxy.security.tls import PLAINTEXT, UpstreamSecurity
 from proxy.upstream.kafka_client import KafkaClientError, KafkaConnection
 
 TopicPartition = tuple[str, int]
@@ -82,8 +83,10 @@ def is_replicated_topic(name: str, internal: bool) -> bool:
 class ClusterAdmin:
     """Connections to every broker of one cluster, opened lazily and kept until `close`."""
 
-    def __init__(self, name: str, bootstrap: list[tuple[str, int]], timeout_s: float = 10.0) -> None:
+    def __init__(self, name: str, bootstrap: list[tuple[str, int]], timeout_s: float = 10.0,
+                 security: UpstreamSecurity = PLAINTEXT) -> None:
         self.name = name
+        self.security = security
         self.bootstrap = bootstrap
         self.timeout_s = timeout_s
         self.brokers: dict[int, tuple[str, int]] = {}
@@ -107,7 +110,8 @@ class ClusterAdmin:
             for address in self.bootstrap:
                 try:
                     self._conns[address] = await KafkaConnection.open(*address, client_id="kfp-switch",
-                                                                      timeout_s=self.timeout_s)
+                                                                      timeout_s=self.timeout_s,
+                                                                      security=self.security)
                     return self._conns[address]
                 except KafkaClientError as exc:
                     errors.append(str(exc))
@@ -119,7 +123,7 @@ class ClusterAdmin:
             host, port = self.brokers[node]
             try:
                 self._conns[key] = await KafkaConnection.open(host, port, client_id="kfp-switch",
-                                                              timeout_s=self.timeout_s)
+                                                              timeout_s=self.timeout_s, security=self.security)
             except KafkaClientError as exc:
                 raise AdminError(f"cluster {self.name} broker {node}: {exc}") from exc
         return self._conns[key]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import ssl
 import struct
 from types import ModuleType
 from typing import Any
@@ -20,6 +21,7 @@ import construct as cs
 from protocol import schema
 from protocol.headers import encode_request_header, response_header_length
 from protocol.messages import api_versions
+from proxy.security.tls import PLAINTEXT, UpstreamSecurity
 
 _SIZE = struct.Struct(">i")
 
@@ -43,11 +45,14 @@ class KafkaConnection:
         self._reader_task = asyncio.get_running_loop().create_task(self._read_loop(), name="kafka-client-read")
 
     @classmethod
-    async def open(cls, host: str, port: int, client_id: str = "kafka-failover-proxy", timeout_s: float = 5.0
-                   ) -> KafkaConnection:
+    async def open(cls, host: str, port: int, client_id: str = "kafka-failover-proxy", timeout_s: float = 5.0,
+                   security: UpstreamSecurity = PLAINTEXT) -> KafkaConnection:
+        """Connect and agree API versions; `security` is the cluster's (TLS context, later SASL)."""
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
-        except (OSError, TimeoutError) as exc:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, port, ssl=security.ssl, server_hostname=host if security.ssl else None),
+                timeout_s)
+        except (OSError, TimeoutError, ssl.SSLError) as exc:
             raise KafkaClientError(f"cannot connect to {host}:{port}: {exc}") from exc
         conn = cls(reader, writer, client_id)
         try:
