@@ -95,18 +95,19 @@ def test_aiokafka_produces_and_consumes_over_tls(proxy: ProxyThread, certs: Test
 
 def test_java_clients_produce_and_consume_over_tls(proxy: ProxyThread, certs: TestCertificates,
                                                    tmp_path: Path) -> None:
+    """Through a properties file: repeated --command-property flags keep only the last one."""
     topic = unique("tls-java")
-    ssl_props = {"security.protocol": "SSL", "ssl.truststore.type": "PEM",
-                 "ssl.truststore.location": str(certs.ca.cert)}
-    produced = tools.producer_performance(proxy.bootstrap, topic, 5_000, record_size=200,
-                                          properties={"acks": "all", **ssl_props})
-    assert produced.records == 5_000
-    config = tmp_path / "consumer.properties"
-    config.write_text("".join(f"{k}={v}\n" for k, v in ssl_props.items()))
-    result = tools.run_tool(tools.CONSUMER_PERFORMANCE, [
+    config = tmp_path / "client.properties"
+    config.write_text(f"security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location={certs.ca.cert}\n"
+                      "acks=all\n")
+    produced = tools.run_tool(tools.PRODUCER_PERFORMANCE, [
+        "--bootstrap-server", proxy.bootstrap, "--topic", topic, "--num-records", "5000", "--record-size", "200",
+        "--throughput", "-1", "--command-config", str(config)], timeout_s=120)
+    assert tools.parse_producer_performance(produced.stdout).records == 5_000
+    consumed = tools.run_tool(tools.CONSUMER_PERFORMANCE, [
         "--bootstrap-server", proxy.bootstrap, "--topic", topic, "--num-records", "5000",
-        "--group", unique("gj"), "--timeout", "60000", "--command-config", str(config)])
-    assert tools.parse_consumer_performance(result.stdout).records == 5_000
+        "--group", unique("gj"), "--timeout", "60000", "--command-config", str(config)], timeout_s=120)
+    assert tools.parse_consumer_performance(consumed.stdout).records == 5_000
 
 
 def test_mtls_accepts_a_client_certificate_and_refuses_a_client_without_one(
