@@ -20,10 +20,15 @@ import aiokafka.helpers
 import pytest
 
 from harness import tools
+from harness.mirror import start_mirror
+from harness.workload import run_switch, wait_until
+from harness.workload_clients import ConfluentConsumer, ConfluentProducer
+from harness.workload_verify import verify
 from harness.certs import TestCertificates, make_test_certificates
 from harness.cluster import BrokerTls, ClusterSpec, start_clusters, stop_clusters
 from harness.proxy_thread import ProxyThread, proxy_config
 from tests.integration import clients
+from tests.integration.test_switch import new_topic
 
 pytestmark = pytest.mark.integration
 
@@ -48,13 +53,13 @@ def tls_pair(certs: TestCertificates) -> Iterator[tuple[Any, Any]]:
 
 
 def tls_proxy(certs: TestCertificates, pair: tuple[Any, Any], require_client_cert: bool = False,
-              client_side_tls: bool = True) -> ProxyThread:
+              client_side_tls: bool = True, **overrides: Any) -> ProxyThread:
     upstream = {"ca_file": str(certs.ca.cert), "cert_file": str(certs.client.cert), "key_file": str(certs.client.key)}
     listener_tls = {"cert_file": str(certs.proxy.cert), "key_file": str(certs.proxy.key),
                     "client_ca_file": str(certs.ca.cert), "require_client_cert": require_client_cert}
     config = proxy_config({"A": pair[0].ssl_bootstrap, "B": pair[1].ssl_bootstrap}, "A", max_brokers=2,
                           cluster_settings={"A": {"tls": upstream}, "B": {"tls": upstream}},
-                          listeners={"tls": listener_tls} if client_side_tls else {})
+                          listeners={"tls": listener_tls} if client_side_tls else {}, **overrides)
     return ProxyThread(config).start()
 
 
@@ -181,3 +186,53 @@ def test_upstream_with_an_untrusted_ca_is_unreachable_not_a_crash(
         assert not view.reachable and "CERTIFICATE_VERIFY_FAILED" in (view.error or "")
     finally:
         server.stop()
+
+
+class TlsProducer(ConfluentProducer):
+    ca = ""
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "security.protocol": "SSL", "ssl.ca.location": self.ca}
+
+
+class TlsConsumer(ConfluentConsumer):
+    ca = ""
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "security.protocol": "SSL", "ssl.ca.location": self.ca}
+
+
+def test_planned_switch_over_tls_loses_nothing_and_duplicates_nothing(
+        certs: TestCertificates, tls_pair: tuple[Any, Any]) -> None:
+    """Clients on TLS to the proxy, the proxy on TLS to A and B: every check of the switch (mirror
+    progress, end offsets, group offsets) goes over the clusters' TLS listeners. MirrorMaker 2
+    copies over the PLAINTEXT listeners: it is not the proxy's connection."""
+    a, b = tls_pair
+    TlsProducer.ca = TlsConsumer.ca = str(certs.ca.cert)
+    mirror = start_mirror(a, b, source_alias="A", target_alias="B")
+    server = tls_proxy(certs, tls_pair, mirrors=[{"source": "A", "target": "B"}])
+    try:
+        topic = new_topic(a.bootstrap, "tls-sw-", partitions=3)
+        producer = TlsProducer(server.bootstrap, topic, "tls-p", rate=200)
+        consumer = TlsConsumer(server.bootstrap, topic, f"g-{topic}", session_timeout_ms=6000)
+        consumer.start()
+        producer.start()
+        try:
+            producer.wait_acked(400, 120)
+            wait_until(lambda: len(consumer.records) >= 200, 120, lambda: f"consumer: {consumer.errors[-3:]}")
+            run = run_switch(server, "B", timeout_s=60)
+            producer.wait_acked(len(producer.acks) + 300, 120)
+        finally:
+            producer.stop()
+        try:
+            consumer.wait_consumed(producer.acked_values, 120)
+        finally:
+            consumer.stop()
+        verdict = verify(b.bootstrap, topic, [producer], [consumer], run)
+    finally:
+        server.stop()
+        mirror.stop()
+    produced, consumed = verdict.producers[0], verdict.consumers[0]
+    assert run.outcome == "succeeded", run.record["reason"]
+    assert (produced.lost, produced.duplicates) == (0, 0), produced.lost_sample
+    assert (consumed.unconsumed, consumed.replayed, consumed.offset_resets) == (0, 0, 0)
