@@ -67,7 +67,7 @@ class ProxyServer:
         self.audit.instance = f"{listeners.advertised_host}:{self.bootstrap_port}"
         self._servers.append(bootstrap)
         for node in range(listeners.max_brokers):
-            server = await loop.create_server(lambda n=node: ClientConnection(ctx, n), listeners.bind_host,  # type: ignore[misc]
+            server = await loop.create_server(lambda n=node: ClientConnection(ctx, n), listeners.bind_host,
                                               self.config.broker_port(node), reuse_address=True, ssl=tls)
             self._servers.append(server)
         await self._start_admin()

@@ -20,13 +20,13 @@ import aiokafka.helpers
 import pytest
 
 from harness import tools
+from harness.certs import TestCertificates, make_test_certificates
+from harness.cluster import BrokerTls, ClusterSpec, start_clusters, stop_clusters
 from harness.mirror import start_mirror
+from harness.proxy_thread import ProxyThread, proxy_config
 from harness.workload import run_switch, wait_until
 from harness.workload_clients import ConfluentConsumer, ConfluentProducer
 from harness.workload_verify import verify
-from harness.certs import TestCertificates, make_test_certificates
-from harness.cluster import BrokerTls, ClusterSpec, start_clusters, stop_clusters
-from harness.proxy_thread import ProxyThread, proxy_config
 from tests.integration import clients
 from tests.integration.test_switch import new_topic
 
