@@ -11,6 +11,7 @@ import logging
 import socket
 import ssl
 import struct
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,7 +66,8 @@ def tls_proxy(certs: TestCertificates, pair: tuple[Any, Any], require_client_cer
 
 @pytest.fixture(scope="module")
 def proxy(certs: TestCertificates, tls_pair: tuple[Any, Any]) -> Iterator[ProxyThread]:
-    server = tls_proxy(certs, tls_pair)
+    admin_tls = {"cert_file": str(certs.proxy.cert), "key_file": str(certs.proxy.key)}
+    server = tls_proxy(certs, tls_pair, admin={"tls": admin_tls})
     try:
         yield server
     finally:
@@ -143,6 +145,15 @@ def handshake(bootstrap: str, trust: Path, read: bool = False) -> None:
 
 
 API_VERSIONS_V0 = struct.pack(">ihhih", 10, 18, 0, 1, 0)
+
+
+def test_admin_api_serves_https_when_admin_tls_is_set(proxy: ProxyThread, certs: TestCertificates) -> None:
+    url = f"https://127.0.0.1:{proxy.server.admin_port}/readyz"
+    context = ssl.create_default_context(cafile=str(certs.ca.cert))
+    with urllib.request.urlopen(url, context=context, timeout=10) as answer:
+        assert answer.status == 200 and answer.read() == b"ready"
+    with pytest.raises(OSError):  # URLError, or the connection closed on a plaintext request
+        urllib.request.urlopen(url.replace("https", "http"), timeout=10)
 
 
 def test_untrusted_proxy_certificate_fails_that_client_only(proxy: ProxyThread, certs: TestCertificates) -> None:

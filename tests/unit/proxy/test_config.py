@@ -47,7 +47,7 @@ def error_of(raw: object) -> ConfigError:
     return caught.value
 
 
-@pytest.mark.parametrize("name", ["proxy.yaml", "proxy-failback.yaml"])
+@pytest.mark.parametrize("name", ["proxy.yaml", "proxy-failback.yaml", "tls-sasl.yaml"])
 def test_example_files_parse(name: str) -> None:
     config = load(ROOT / "config" / name)
     assert config.virtual_cluster.cluster_id == "kfp-virtual-0000000001"
