@@ -8,6 +8,9 @@ One cheap module-scoped pair: single-node A and B, each with an SSL listener nex
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import signal
 import socket
 import ssl
 import struct
@@ -18,12 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import aiokafka.helpers
+import confluent_kafka
 import pytest
 
 from harness import tools
 from harness.certs import TestCertificates, make_test_certificates
 from harness.cluster import BrokerTls, ClusterSpec, start_clusters, stop_clusters
 from harness.mirror import start_mirror
+from harness.proxy_process import ProxyProcess, raw_config
 from harness.proxy_thread import ProxyThread, proxy_config
 from harness.workload import run_switch, wait_until
 from harness.workload_clients import ConfluentConsumer, ConfluentProducer
@@ -154,6 +159,48 @@ def test_admin_api_serves_https_when_admin_tls_is_set(proxy: ProxyThread, certs:
         assert answer.status == 200 and answer.read() == b"ready"
     with pytest.raises(OSError):  # URLError, or the connection closed on a plaintext request
         urllib.request.urlopen(url.replace("https", "http"), timeout=10)
+
+
+def served_certificate(bootstrap: str, trust: Path) -> bytes:
+    host, port = bootstrap.rsplit(":", 1)
+    context = ssl.create_default_context(cafile=str(trust))
+    with socket.create_connection((host, int(port)), timeout=10) as raw, \
+            context.wrap_socket(raw, server_hostname=host) as tls:
+        der = tls.getpeercert(binary_form=True)
+        assert der is not None
+        return der
+
+
+def test_a_rotated_listener_certificate_reaches_new_handshakes_and_keeps_open_connections(
+        certs: TestCertificates, tls_pair: tuple[Any, Any], tmp_path: Path) -> None:
+    """A proxy process (the SIGHUP handler lives in `serve`): new files and a SIGHUP (the file watch
+    would also see them within 2 s); new handshakes get the new certificate while a client connected
+    before keeps working."""
+    cert, key = tmp_path / "listener.pem", tmp_path / "listener.key"
+    shutil.copy(certs.proxy.cert, cert)
+    shutil.copy(certs.proxy.key, key)
+    a = tls_pair[0]
+    upstream = {"ca_file": str(certs.ca.cert), "cert_file": str(certs.client.cert), "key_file": str(certs.client.key)}
+    raw = raw_config({"A": a.ssl_bootstrap}, "A", max_brokers=1,
+                     listeners={"tls": {"cert_file": str(cert), "key_file": str(key)}})
+    raw["clusters"]["A"]["tls"] = upstream
+    process = ProxyProcess(raw).start()
+    try:
+        producer = confluent_kafka.Producer({"bootstrap.servers": process.bootstrap, **confluent_tls(certs)})
+        topic = unique("tls-rotate")
+        producer.produce(topic, b"before")
+        assert producer.flush(30) == 0
+        before = served_certificate(process.bootstrap, certs.ca.cert)
+        shutil.copy(certs.broker.cert, cert)  # another certificate of the same CA, same SAN
+        shutil.copy(certs.broker.key, key)
+        os.kill(process.pid, signal.SIGHUP)
+        wait_until(lambda: served_certificate(process.bootstrap, certs.ca.cert) != before, 10,
+                   lambda: "the old certificate is still served")
+        producer.produce(topic, b"after")
+        assert producer.flush(30) == 0  # its connection was made before the rotation
+        assert "TLS certificate reloaded" in process.log_tail(200)
+    finally:
+        process.stop()
 
 
 def test_untrusted_proxy_certificate_fails_that_client_only(proxy: ProxyThread, certs: TestCertificates) -> None:
