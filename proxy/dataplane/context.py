@@ -23,7 +23,7 @@ from proxy.dataplane.budget import BufferBudget, Verdict
 from proxy.dataplane.virtual_cluster import NodeMapper, VirtualCluster
 from proxy.log import proxy as log
 from proxy.metrics import Metrics
-from proxy.security.tls import upstream_security
+from proxy.security.upstream import upstream_security
 from proxy.upstream.monitor import ClusterView, UpstreamMonitor
 
 if TYPE_CHECKING:

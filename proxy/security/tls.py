@@ -1,10 +1,7 @@
 """TLS contexts built from config: one per cluster for the proxy's outbound connections, and a
 reloadable one for the client listeners.
 
-Everything the proxy opens to a cluster (the relay's upstream connections, the monitor, the
-switch's ClusterAdmin and every check that goes through it) takes that cluster's
-`UpstreamSecurity`, so a cluster's settings reach every connection made to it from one place.
-SASL credentials are meant to be added to the same object.
+The outbound context reaches every connection through `proxy.security.upstream.UpstreamSecurity`.
 
 Certificate rotation: `ServerTls` keeps the context the listeners were created with and, through
 its SNI callback (OpenSSL calls it for every ClientHello, with or without a server name), hands each
@@ -17,23 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
-from proxy.config import ClusterTlsConfig, ConfigError, ListenerTlsConfig, ProxyConfig
+from proxy.config import ClusterTlsConfig, ConfigError, ListenerTlsConfig
 from proxy.log import proxy as log
 
 MIN_VERSION = ssl.TLSVersion.TLSv1_2
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamSecurity:
-    """How to connect to one cluster: `ssl` is None for plaintext (SASL will sit here too)."""
-
-    ssl: ssl.SSLContext | None = None
-
-
-PLAINTEXT = UpstreamSecurity()
 
 
 def upstream_context(tls: ClusterTlsConfig, path: str) -> ssl.SSLContext:
@@ -60,15 +47,10 @@ def listener_context(tls: ListenerTlsConfig, path: str = "listeners.tls") -> ssl
     return context
 
 
-def upstream_security(config: ProxyConfig) -> dict[str, UpstreamSecurity]:
-    """Each cluster's security, built once at start: a bad CA file stops the start, naming its key."""
-    return {name: UpstreamSecurity(upstream_context(c.tls, f"clusters.{name}.tls") if c.tls else None)
-            for name, c in config.clusters.items()}
-
-
-def _load(action: object, path: str) -> None:
+def _load(action: Callable[[], object], path: str) -> None:
+    """Run one load_* call; a missing or bad file is a ConfigError naming its key."""
     try:
-        action()  # type: ignore[operator]
+        action()
     except (OSError, ssl.SSLError, ValueError) as exc:
         raise ConfigError(path, f"cannot load: {exc}") from None
 

@@ -30,7 +30,7 @@ from protocol.messages import (
 )
 from protocol.record_batch import RecordBatchHeader
 from protocol.records import CONTROL_COMMIT, Record, control_type, iter_records
-from proxy.security.tls import PLAINTEXT, UpstreamSecurity
+from proxy.security.upstream import PLAINTEXT, UpstreamSecurity
 from proxy.upstream.kafka_client import KafkaClientError, KafkaConnection
 
 TopicPartition = tuple[str, int]

@@ -21,7 +21,7 @@ import construct as cs
 from protocol import schema
 from protocol.headers import encode_request_header, response_header_length
 from protocol.messages import api_versions
-from proxy.security.tls import PLAINTEXT, UpstreamSecurity
+from proxy.security.upstream import PLAINTEXT, UpstreamSecurity
 
 _SIZE = struct.Struct(">i")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from protocol.errors import ProtocolError
 from protocol.messages import metadata
 from proxy.log import upstream as log
-from proxy.security.tls import PLAINTEXT, UpstreamSecurity
+from proxy.security.upstream import PLAINTEXT, UpstreamSecurity
 from proxy.upstream.kafka_client import KafkaClientError, KafkaConnection
 
 

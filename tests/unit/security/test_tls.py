@@ -15,7 +15,8 @@ from harness.certs import TestCertificates, make_test_certificates
 from protocol.errors import FrameTooLarge, looks_like_tls
 from protocol.framing import FrameSplitter
 from proxy.config import MAX_FRAME_BYTES, ClusterTlsConfig, ConfigError, ListenerTlsConfig
-from proxy.security.tls import ServerTls, UpstreamSecurity, listener_context, upstream_context
+from proxy.security.tls import ServerTls, listener_context, upstream_context
+from proxy.security.upstream import UpstreamSecurity
 from proxy.upstream.kafka_client import KafkaClientError, KafkaConnection
 
 
