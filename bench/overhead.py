@@ -1,6 +1,6 @@
 """What the proxy costs: the same load direct to cluster A and through the proxy, run in pairs.
 
-    .venv/bin/python -m bench.overhead [--quick] [--profile]
+    .venv/bin/python -m bench.overhead [--quick] [--profile] [--tls]
 
 One single-node Kafka 4.4 cluster (A), one proxy in its own process (harness.proxy_process), one
 6-partition topic, 1 KiB records, acks=all. Each pair runs the same load once direct and once
@@ -37,7 +37,7 @@ from typing import Any
 
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from bench import plots, profile, python_load
+from bench import overhead_tls, plots, profile, python_load
 from bench.machine import load_average, machine_info, other_jvms
 from harness import tools
 from harness.cluster import ClusterSpec, start_clusters, stop_clusters
@@ -295,8 +295,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer records and pairs (< 5 minutes)")
     parser.add_argument("--profile", action="store_true", help="also py-spy the proxy under producer load")
     parser.add_argument("--profile-seconds", type=int, default=20)
+    parser.add_argument("--tls", action="store_true", help="the TLS run instead: TLS on both sides (Java clients)")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
+    if args.tls:
+        print(json.dumps(overhead_tls.run(plan, RECORD_SIZE, PARTITIONS, compare, median)))
+        return 0
     started = time.monotonic()
     load_before, jvms_before = load_average(), other_jvms()
     [cluster] = start_clusters([ClusterSpec("A", (1,), BROKER_OVERRIDES)])

@@ -83,6 +83,31 @@ class ClusterSpec:
     overrides: Mapping[str, str] = field(default_factory=dict)
     # SCRAM users (name -> password) for a SASL_PLAINTEXT listener next to PLAINTEXT; empty: no such listener
     sasl_users: Mapping[str, str] = field(default_factory=dict)
+    tls: BrokerTls | None = None
+    """An SSL listener next to PLAINTEXT (inter-broker and controller stay PLAINTEXT)."""
+
+
+@dataclass(frozen=True)
+class BrokerTls:
+    """The SSL listener's PEM certificate chain and key, the CA it trusts, and `ssl.client.auth`."""
+
+    cert: Path
+    key: Path
+    ca: Path
+    client_auth: str = "none"
+
+    def properties(self) -> dict[str, str]:
+        """Kafka's PEM keystore inline (a properties value keeps its newlines as `\\n`)."""
+        def inline(path: Path) -> str:
+            return path.read_text().strip().replace("\n", "\\n")
+        return {
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.certificate.chain": inline(self.cert),
+            "ssl.keystore.key": inline(self.key),
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.certificates": inline(self.ca),
+            "ssl.client.auth": self.client_auth,
+        }
 
 
 @dataclass
@@ -93,6 +118,7 @@ class Node:
     directory: Path
     process: ManagedProcess | None = None
     sasl_port: int = 0  # the SASL_PLAINTEXT listener, when the spec has SASL users
+    ssl_port: int | None = None
 
 
 def server_properties(spec: ClusterSpec, node: Node, voters: str) -> dict[str, str]:
@@ -125,6 +151,11 @@ def server_properties(spec: ClusterSpec, node: Node, voters: str) -> dict[str, s
     }
     if spec.sasl_users:
         settings.update(sasl_listener_properties(spec, node))
+    if spec.tls is not None and node.ssl_port is not None:
+        settings["listeners"] += f",SSL://{HOST}:{node.ssl_port}"
+        settings["advertised.listeners"] += f",SSL://{HOST}:{node.ssl_port}"
+        settings["listener.security.protocol.map"] += ",SSL:SSL"
+        settings.update(spec.tls.properties())
     settings.update(spec.overrides)
     return settings
 
@@ -204,6 +235,11 @@ class Cluster:
         return ",".join(f"{HOST}:{node.sasl_port}" for node in self._nodes)
 
     @property
+    def ssl_bootstrap(self) -> str:
+        """The SSL listener of every node (a spec with `tls`); empty without one."""
+        return ",".join(f"{HOST}:{node.ssl_port}" for node in self._nodes if node.ssl_port is not None)
+
+    @property
     def processes(self) -> list[ManagedProcess]:
         return [node.process for node in self._nodes if node.process is not None]
 
@@ -239,10 +275,16 @@ def _prepare(spec: ClusterSpec) -> Cluster:
     if not spec.node_ids or len(set(spec.node_ids)) != len(spec.node_ids):
         raise ValueError(f"cluster {spec.name}: node ids must be distinct and non-empty: {spec.node_ids}")
     workdir = processes.make_workdir(spec.name)
-    per_node = 3 if spec.sasl_users else 2
+    extra = [kind for kind, wanted in (("sasl", bool(spec.sasl_users)), ("ssl", spec.tls is not None)) if wanted]
+    per_node = 2 + len(extra)
     ports = free_ports(per_node * len(spec.node_ids))
+
+    def port_of(i: int, kind: str) -> int:
+        return ports[per_node * i + 2 + extra.index(kind)]
+
     nodes = [Node(node_id, ports[per_node * i], ports[per_node * i + 1], workdir / f"node-{node_id}",
-                  sasl_port=ports[per_node * i + 2] if spec.sasl_users else 0)
+                  sasl_port=port_of(i, "sasl") if spec.sasl_users else 0,
+                  ssl_port=port_of(i, "ssl") if spec.tls is not None else None)
              for i, node_id in enumerate(spec.node_ids)]
     voters = ",".join(f"{node.node_id}@{HOST}:{node.controller_port}" for node in nodes)
     for node in nodes:

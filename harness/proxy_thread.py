@@ -45,8 +45,10 @@ def _is_free(host: str, port: int) -> bool:
     return True
 
 
-def proxy_config(clusters: dict[str, str], active: str, max_brokers: int = 4, **overrides: Any) -> ProxyConfig:
-    """A config for `clusters` (name -> bootstrap string) on free loopback ports."""
+def proxy_config(clusters: dict[str, str], active: str, max_brokers: int = 4,
+                 cluster_settings: dict[str, dict[str, Any]] | None = None, **overrides: Any) -> ProxyConfig:
+    """A config for `clusters` (name -> bootstrap string) on free loopback ports; `cluster_settings`
+    adds keys to a cluster's section (its `tls`)."""
     base = free_port_block(max_brokers + 1)
     raw: dict[str, Any] = {
         "virtual_cluster": {"cluster_id": "kfp-test-virtual-cluster"},
@@ -57,7 +59,8 @@ def proxy_config(clusters: dict[str, str], active: str, max_brokers: int = 4, **
             "broker_port_base": base + 1,
             "max_brokers": max_brokers,
         },
-        "clusters": {name: {"bootstrap_servers": bootstrap.split(",")} for name, bootstrap in clusters.items()},
+        "clusters": {name: {"bootstrap_servers": bootstrap.split(","), **(cluster_settings or {}).get(name, {})}
+                     for name, bootstrap in clusters.items()},
         "active": active,
         "admin": {"bind_host": "127.0.0.1", "port": 0},
     }

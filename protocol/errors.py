@@ -23,7 +23,8 @@ class FrameTooLarge(RemoteProtocolError):
     """A frame's size prefix exceeds the configured maximum (or is negative)."""
 
     def __init__(self, size: int, limit: int) -> None:
-        super().__init__(f"frame size {size} outside 0..{limit}")
+        hint = " (looks like TLS: a TLS client on a plaintext port?)" if looks_like_tls(size) else ""
+        super().__init__(f"frame size {size} outside 0..{limit}{hint}")
         self.size = size
         self.limit = limit
 
@@ -39,3 +40,8 @@ class UnsupportedVersion(RemoteProtocolError):
 
 class LocalProtocolError(ProtocolError):
     """We tried to encode something invalid: a bug on our side, never the peer's."""
+
+
+def looks_like_tls(size_prefix: int) -> bool:
+    """A size prefix that is really a TLS record header: content type 20..23, then major version 3."""
+    return 0x14 <= (size_prefix >> 24) <= 0x17 and (size_prefix >> 16) & 0xFF == 3

@@ -21,6 +21,7 @@ from proxy.dataplane.context import ProxyContext
 from proxy.dataplane.relay import ClientConnection
 from proxy.log import proxy as log
 from proxy.metrics import Metrics
+from proxy.security.tls import ServerTls
 from proxy.state.etcd_fleet import EtcdFleet
 from proxy.state.etcd_store import EtcdStateStore
 from proxy.state.open_store import open_store
@@ -40,6 +41,9 @@ class ProxyServer:
         self.fleet: EtcdFleet | None = None
         self.bootstrap_port = config.listeners.bootstrap_port
         self.admin_port = config.admin.port
+        # built now, so a bad certificate stops the start before anything listens
+        self.listener_tls = ServerTls(config.listeners.tls) if config.listeners.tls else None
+        self.admin_tls = ServerTls(config.admin.tls, "admin.tls") if config.admin.tls else None
 
     async def start(self) -> None:
         """Resume the switch state first: no listener opens before the proxy knows its active cluster."""
@@ -53,14 +57,18 @@ class ProxyServer:
         ctx.spawn(self.control.executor.observe_progress(), "mirror-progress")
         await self._wait_first_views()
         listeners = self.config.listeners
+        tls = self.listener_tls.listening if self.listener_tls else None
+        for server_tls in (self.listener_tls, self.admin_tls):
+            if server_tls is not None:
+                ctx.spawn(server_tls.watch(), f"tls-watch-{server_tls.path}")
         bootstrap = await loop.create_server(lambda: ClientConnection(ctx, None), listeners.bind_host,
-                                             listeners.bootstrap_port, reuse_address=True)
+                                             listeners.bootstrap_port, reuse_address=True, ssl=tls)
         self.bootstrap_port = bootstrap.sockets[0].getsockname()[1]
         self.audit.instance = f"{listeners.advertised_host}:{self.bootstrap_port}"
         self._servers.append(bootstrap)
         for node in range(listeners.max_brokers):
-            server = await loop.create_server(lambda n=node: ClientConnection(ctx, n), listeners.bind_host,  # type: ignore[misc]
-                                              self.config.broker_port(node), reuse_address=True)
+            server = await loop.create_server(lambda n=node: ClientConnection(ctx, n), listeners.bind_host,
+                                              self.config.broker_port(node), reuse_address=True, ssl=tls)
             self._servers.append(server)
         await self._start_admin()
         await self._join_fleet()
@@ -101,8 +109,15 @@ class ProxyServer:
     async def _start_admin(self) -> None:
         admin = self.config.admin
         app = build_admin_app(self.control, self.metrics, read_admin_token(self.config), self.audit)
-        self._admin_runner, port = await start_admin(app, admin.bind_host, admin.port)
+        self._admin_runner, port = await start_admin(
+            app, admin.bind_host, admin.port, ssl_context=self.admin_tls.listening if self.admin_tls else None)
         self.admin_port = port
+
+    def reload_tls(self) -> None:
+        """SIGHUP: new handshakes use the certificate files as they are now; open connections stay."""
+        for server_tls in (self.listener_tls, self.admin_tls):
+            if server_tls is not None:
+                server_tls.reload()
 
     async def stop(self, timeout_s: float = 5.0) -> None:
         for server in self._servers:
@@ -131,6 +146,7 @@ async def serve(config: ProxyConfig) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, server.reload_tls)
     await stop.wait()
     log.info("shutting down")
     await server.stop()

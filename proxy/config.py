@@ -24,6 +24,9 @@ NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 _REQUIRED: Any = object()
+MAX_FRAME_BYTES = 0x14000000 - 1
+"""320 MiB - 1: any TLS record read as a size prefix (0x14..0x17 0x03 ...) is above it, so a TLS
+client on a plaintext port is always refused by the frame-size limit, never buffered."""
 
 
 class ConfigError(Exception):
@@ -50,6 +53,28 @@ class VirtualClusterConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ListenerTlsConfig:
+    """TLS towards clients: PEM files, reloaded on SIGHUP or when they change."""
+
+    cert_file: str
+    key_file: str
+    client_ca_file: str | None = None
+    """With it, client certificates are verified against this CA (mTLS)."""
+    require_client_cert: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterTlsConfig:
+    """TLS towards one cluster: its own CA, an optional client certificate, hostname checked."""
+
+    ca_file: str | None = None
+    """None: the system's trust store."""
+    cert_file: str | None = None
+    key_file: str | None = None
+    verify_hostname: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class ListenersConfig:
     bind_host: str
     advertised_host: str
@@ -57,6 +82,7 @@ class ListenersConfig:
     broker_port_base: int
     max_brokers: int
     sasl: ListenerSasl | None = None  # clients' SASL: passthrough relays it to the active cluster
+    tls: ListenerTlsConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +90,7 @@ class ClusterConfig:
     name: str
     bootstrap_servers: tuple[HostPort, ...]
     sasl: SaslLogin | None = None  # the proxy's own login to this cluster (its service credentials)
+    tls: ClusterTlsConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +106,8 @@ class AdminConfig:
     token_file: str | None = None
     token_env: str | None = None
     audit_log: str | None = None
+    tls: ListenerTlsConfig | None = None
+    """The admin API over HTTPS (cert_file, key_file; client_ca_file for mTLS)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +247,7 @@ def _virtual_cluster(raw: object) -> VirtualClusterConfig:
 def _listeners(raw: object) -> ListenersConfig:
     p = "listeners"
     d = _section(raw, p, ("bind_host", "advertised_host", "bootstrap_port", "broker_port_base",
-                          "max_brokers", "sasl"))
+                          "max_brokers", "sasl", "tls"))
     advertised = _str(d, "advertised_host", p, "127.0.0.1")
     if advertised in WILDCARD_HOSTS:
         raise ConfigError(f"{p}.advertised_host", f"clients cannot dial {advertised!r}; give a routable host")
@@ -229,7 +258,38 @@ def _listeners(raw: object) -> ListenersConfig:
         broker_port_base=_int(d, "broker_port_base", p, _REQUIRED, 1, 65535),
         max_brokers=_int(d, "max_brokers", p, 8, 1, 1024),
         sasl=parse_listener(_section(d["sasl"], f"{p}.sasl", None), f"{p}.sasl", ConfigError) if "sasl" in d else None,
+        tls=_listener_tls(d.get("tls"), f"{p}.tls"),
     )
+
+
+def _listener_tls(raw: object, p: str) -> ListenerTlsConfig | None:
+    if raw is None:
+        return None
+    d = _section(raw, p, ("cert_file", "key_file", "client_ca_file", "require_client_cert"))
+    tls = ListenerTlsConfig(
+        cert_file=_str(d, "cert_file", p, _REQUIRED),
+        key_file=_str(d, "key_file", p, _REQUIRED),
+        client_ca_file=_str(d, "client_ca_file", p, None),
+        require_client_cert=_bool(d, "require_client_cert", p, False),
+    )
+    if tls.require_client_cert and tls.client_ca_file is None:
+        raise ConfigError(f"{p}.require_client_cert", "needs client_ca_file to verify client certificates")
+    return tls
+
+
+def _cluster_tls(raw: object, p: str) -> ClusterTlsConfig | None:
+    if raw is None:
+        return None
+    d = _section(raw, p, ("ca_file", "cert_file", "key_file", "verify_hostname"))
+    tls = ClusterTlsConfig(
+        ca_file=_str(d, "ca_file", p, None),
+        cert_file=_str(d, "cert_file", p, None),
+        key_file=_str(d, "key_file", p, None),
+        verify_hostname=_bool(d, "verify_hostname", p, True),
+    )
+    if tls.key_file is not None and tls.cert_file is None:
+        raise ConfigError(f"{p}.cert_file", "key_file is given without cert_file")
+    return tls
 
 
 def _clusters(raw: object) -> dict[str, ClusterConfig]:
@@ -249,14 +309,13 @@ def _clusters(raw: object) -> dict[str, ClusterConfig]:
 def _cluster(name: str, raw: object) -> ClusterConfig:
     p = f"clusters.{name}"
     d = _section(raw, p, ("bootstrap_servers", "tls", "sasl"))
-    if "tls" in d:
-        raise ConfigError(f"{p}.tls", "tls to upstream clusters is not supported yet")
     sasl = parse_login(_section(d["sasl"], f"{p}.sasl", None), f"{p}.sasl", ConfigError) if "sasl" in d else None
     servers = _list(d, "bootstrap_servers", p, _REQUIRED)
     if not servers:
         raise ConfigError(f"{p}.bootstrap_servers", "at least one host:port is required")
     return ClusterConfig(name, tuple(_host_port(server, f"{p}.bootstrap_servers[{i}]")
-                                     for i, server in enumerate(servers)), sasl)
+                                     for i, server in enumerate(servers)), sasl,
+                         _cluster_tls(d.get("tls"), f"{p}.tls"))
 
 
 def _mirrors(raw: object, clusters: Mapping[str, ClusterConfig]) -> tuple[MirrorConfig, ...]:
@@ -279,13 +338,14 @@ def _mirrors(raw: object, clusters: Mapping[str, ClusterConfig]) -> tuple[Mirror
 
 def _admin(raw: object) -> AdminConfig:
     p = "admin"
-    d = _section(raw, p, ("bind_host", "port", "token_file", "token_env", "audit_log"))
+    d = _section(raw, p, ("bind_host", "port", "token_file", "token_env", "audit_log", "tls"))
     admin = AdminConfig(
         bind_host=_str(d, "bind_host", p, "127.0.0.1", allow_empty=True),
         port=_int(d, "port", p, 9300, 0, 65535),
         token_file=_str(d, "token_file", p, None),
         token_env=_str(d, "token_env", p, None),
         audit_log=_str(d, "audit_log", p, None),
+        tls=_listener_tls(d.get("tls"), f"{p}.tls"),
     )
     if admin.token_file is not None and admin.token_env is not None:
         raise ConfigError(f"{p}.token_env", "set either token_file or token_env, not both")
@@ -299,7 +359,7 @@ def _limits(raw: object) -> LimitsConfig:
                           "max_buffered_bytes"))
     dflt, big = LimitsConfig(), 2**31 - 1
     limits = LimitsConfig(
-        max_frame_bytes=_int(d, "max_frame_bytes", p, dflt.max_frame_bytes, 1024, big),
+        max_frame_bytes=_int(d, "max_frame_bytes", p, dflt.max_frame_bytes, 1024, MAX_FRAME_BYTES),
         max_client_connections=_int(d, "max_client_connections", p, dflt.max_client_connections, 1, big),
         idle_timeout_s=_seconds(d, "idle_timeout_s", p, dflt.idle_timeout_s),
         write_high_water_bytes=_int(d, "write_high_water_bytes", p, dflt.write_high_water_bytes, 1, big),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import json
 import math
+import ssl
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -264,16 +265,18 @@ def build_admin_app(control: ProxyControl, metrics: Metrics, token: str | None,
 
 
 async def start_admin(app: web.Application, host: str, port: int,
-                      shutdown_timeout_s: float = 5.0) -> tuple[web.AppRunner, int]:
-    """Serve `app` on host:port; returns the runner (`await runner.cleanup()` stops it) and the bound port."""
+                      shutdown_timeout_s: float = 5.0, ssl_context: ssl.SSLContext | None = None
+                      ) -> tuple[web.AppRunner, int]:
+    """Serve `app` on host:port (HTTPS with `ssl_context`); returns the runner (`await runner.cleanup()`
+    stops it) and the bound port."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout_s)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=ssl_context)
     try:
         await site.start()
     except BaseException:
         await runner.cleanup()
         raise
     bound = runner.addresses[0][1]
-    log.info("admin API listening on %s:%d", host, bound)
+    log.info("admin API listening on %s:%d%s", host, bound, " (TLS)" if ssl_context else "")
     return runner, int(bound)

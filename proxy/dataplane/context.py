@@ -23,6 +23,7 @@ from proxy.dataplane.budget import BufferBudget, Verdict
 from proxy.dataplane.virtual_cluster import NodeMapper, VirtualCluster
 from proxy.log import proxy as log
 from proxy.metrics import Metrics
+from proxy.security.upstream import upstream_security
 from proxy.upstream.monitor import ClusterView, UpstreamMonitor
 
 if TYPE_CHECKING:
@@ -71,8 +72,10 @@ class ProxyContext:
         listeners = config.listeners
         self.virtual = VirtualCluster(config.virtual_cluster.cluster_id, listeners.advertised_host,
                                       listeners.broker_port_base, listeners.max_brokers)
+        self.security = upstream_security(config)  # every connection to a cluster takes its entry
         self.monitors = {
-            name: UpstreamMonitor(name, [(hp.host, hp.port) for hp in cluster.bootstrap_servers], sasl=cluster.sasl)
+            name: UpstreamMonitor(name, [(hp.host, hp.port) for hp in cluster.bootstrap_servers],
+                                  security=self.security[name])
             for name, cluster in config.clusters.items()
         }
         self.api_versions = ApiVersionsAnswer(config.virtual_cluster.cluster_id)

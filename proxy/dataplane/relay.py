@@ -155,11 +155,13 @@ class ClientConnection(asyncio.BufferedProtocol):
     async def _try_connect(self, route: Route) -> bool:
         loop = asyncio.get_running_loop()
         timeout = self.context.config.limits.connect_timeout_s
+        tls = self.context.security[route.cluster].ssl
         try:
             await asyncio.wait_for(
-                loop.create_connection(lambda: UpstreamConnection(self), route.host, route.port), timeout
+                loop.create_connection(lambda: UpstreamConnection(self), route.host, route.port, ssl=tls,
+                                       server_hostname=route.host if tls else None), timeout
             )
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError) as exc:  # ssl.SSLError (untrusted, expired, wrong name) is an OSError
             self.context.metrics.upstream_error(route.cluster, "connect")
             self.context.monitors[route.cluster].poke()
             log.warning("client %s: upstream %s %s:%d unreachable: %s", self.peer, route.cluster, route.host,

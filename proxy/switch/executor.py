@@ -505,9 +505,9 @@ class SwitchExecutor(DurableState):
     def _admin(self, cluster: str, background: bool = False) -> ClusterAdmin:
         admin = self._admins.get((cluster, background))
         if admin is None:
-            config = self.context.config.clusters[cluster]
-            servers = [(hp.host, hp.port) for hp in config.bootstrap_servers]
-            admin = self._admins[(cluster, background)] = ClusterAdmin(cluster, servers, sasl=config.sasl)
+            servers = [(hp.host, hp.port) for hp in self.context.config.clusters[cluster].bootstrap_servers]
+            admin = self._admins[(cluster, background)] = ClusterAdmin(cluster, servers,
+                                                                       security=self.context.security[cluster])
         return admin
 
 

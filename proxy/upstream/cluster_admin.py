@@ -30,7 +30,7 @@ from protocol.messages import (
 )
 from protocol.record_batch import RecordBatchHeader
 from protocol.records import CONTROL_COMMIT, Record, control_type, iter_records
-from proxy.sasl.settings import SaslLogin
+from proxy.security.upstream import PLAINTEXT, UpstreamSecurity
 from proxy.upstream.kafka_client import KafkaClientError, KafkaConnection
 
 TopicPartition = tuple[str, int]
@@ -84,9 +84,9 @@ class ClusterAdmin:
     """Connections to every broker of one cluster, opened lazily and kept until `close`."""
 
     def __init__(self, name: str, bootstrap: list[tuple[str, int]], timeout_s: float = 10.0,
-                 sasl: SaslLogin | None = None) -> None:
+                 security: UpstreamSecurity = PLAINTEXT) -> None:
         self.name = name
-        self.sasl = sasl
+        self.security = security
         self.bootstrap = bootstrap
         self.timeout_s = timeout_s
         self.brokers: dict[int, tuple[str, int]] = {}
@@ -110,7 +110,8 @@ class ClusterAdmin:
             for address in self.bootstrap:
                 try:
                     self._conns[address] = await KafkaConnection.open(*address, client_id="kfp-switch",
-                                                                      timeout_s=self.timeout_s, sasl=self.sasl)
+                                                                      timeout_s=self.timeout_s,
+                                                                      security=self.security)
                     return self._conns[address]
                 except KafkaClientError as exc:
                     errors.append(str(exc))
@@ -122,7 +123,7 @@ class ClusterAdmin:
             host, port = self.brokers[node]
             try:
                 self._conns[key] = await KafkaConnection.open(host, port, client_id="kfp-switch",
-                                                              timeout_s=self.timeout_s, sasl=self.sasl)
+                                                              timeout_s=self.timeout_s, security=self.security)
             except KafkaClientError as exc:
                 raise AdminError(f"cluster {self.name} broker {node}: {exc}") from exc
         return self._conns[key]

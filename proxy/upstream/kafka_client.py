@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import ssl
 import struct
 from types import ModuleType
 from typing import Any
@@ -23,6 +24,7 @@ from protocol.messages import api_versions, sasl_authenticate, sasl_handshake
 from proxy.sasl.login import ClientLogin
 from proxy.sasl.scram import SaslError
 from proxy.sasl.settings import SaslLogin, SecretUnavailable
+from proxy.security.upstream import PLAINTEXT, UpstreamSecurity
 
 _SIZE = struct.Struct(">i")
 
@@ -47,17 +49,20 @@ class KafkaConnection:
 
     @classmethod
     async def open(cls, host: str, port: int, client_id: str = "kafka-failover-proxy", timeout_s: float = 5.0,
-                   sasl: SaslLogin | None = None) -> KafkaConnection:
-        """Connected, versions negotiated and, with `sasl`, logged in with the cluster's service login."""
+                   security: UpstreamSecurity = PLAINTEXT) -> KafkaConnection:
+        """Connected (TLS first when the cluster has it), versions agreed and, with SASL, logged in with
+        the cluster's service login: everything `security` says about the cluster."""
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
-        except (OSError, TimeoutError) as exc:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, port, ssl=security.ssl, server_hostname=host if security.ssl else None),
+                timeout_s)
+        except (OSError, TimeoutError, ssl.SSLError) as exc:
             raise KafkaClientError(f"cannot connect to {host}:{port}: {exc}") from exc
         conn = cls(reader, writer, client_id)
         try:
             await conn._handshake(timeout_s)
-            if sasl is not None:
-                await conn._login(sasl, timeout_s)
+            if security.sasl is not None:
+                await conn._login(security.sasl, timeout_s)
         except BaseException:
             await conn.close()
             raise

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from protocol.errors import ProtocolError
 from protocol.messages import metadata
 from proxy.log import upstream as log
-from proxy.sasl.settings import SaslLogin
+from proxy.security.upstream import PLAINTEXT, UpstreamSecurity
 from proxy.upstream.kafka_client import KafkaClientError, KafkaConnection
 
 
@@ -45,9 +45,9 @@ class UpstreamMonitor:
     """Polls one cluster; every new view goes to the listeners."""
 
     def __init__(self, name: str, bootstrap: list[tuple[str, int]], interval_s: float = 5.0,
-                 poke_gap_s: float = 0.25, sasl: SaslLogin | None = None) -> None:
+                 poke_gap_s: float = 0.25, security: UpstreamSecurity = PLAINTEXT) -> None:
         self.name = name
-        self.sasl = sasl
+        self.security = security
         self.bootstrap = bootstrap
         self.interval_s = interval_s
         self.poke_gap_s = poke_gap_s
@@ -90,7 +90,7 @@ class UpstreamMonitor:
         return list(dict.fromkeys(self.bootstrap + known))
 
     async def _read_view(self, host: str, port: int) -> ClusterView:
-        conn = await KafkaConnection.open(host, port, client_id="kfp-monitor", sasl=self.sasl)
+        conn = await KafkaConnection.open(host, port, client_id="kfp-monitor", security=self.security)
         try:
             version = conn.pick_version(metadata, highest=12)
             # every topic (Topics null): the proxy's topic-id map must know an id before a client sends it

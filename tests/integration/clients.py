@@ -60,8 +60,8 @@ def confluent_committed(bootstrap: str, topic: str, group: str, partitions: int)
         consumer.close()
 
 
-def kafka_python_produce(bootstrap: str, topic: str, values: list[bytes]) -> int:
-    producer = kafka.KafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+def kafka_python_produce(bootstrap: str, topic: str, values: list[bytes], **conf: Any) -> int:
+    producer = kafka.KafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", **conf)
     try:
         futures = [producer.send(topic, value) for value in values]
         producer.flush(60)
@@ -70,11 +70,11 @@ def kafka_python_produce(bootstrap: str, topic: str, values: list[bytes]) -> int
         producer.close()
 
 
-def kafka_python_consume(bootstrap: str, topic: str, group: str, count: int, timeout_s: float = 60
+def kafka_python_consume(bootstrap: str, topic: str, group: str, count: int, timeout_s: float = 60, **conf: Any
                          ) -> list[bytes]:
     consumer = kafka.KafkaConsumer(
         topic, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest",
-        enable_auto_commit=False, consumer_timeout_ms=int(timeout_s * 1000),
+        enable_auto_commit=False, consumer_timeout_ms=int(timeout_s * 1000), **conf,
     )
     out: list[bytes] = []
     try:
@@ -89,10 +89,10 @@ def kafka_python_consume(bootstrap: str, topic: str, group: str, count: int, tim
     return out
 
 
-async def _aiokafka_produce(bootstrap: str, topic: str, values: list[bytes], transactional_id: str | None
-                            ) -> int:
+async def _aiokafka_produce(bootstrap: str, topic: str, values: list[bytes], transactional_id: str | None,
+                            **conf: Any) -> int:
     producer = aiokafka.AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True,
-                                         transactional_id=transactional_id)
+                                         transactional_id=transactional_id, **conf)
     await producer.start()
     try:
         if transactional_id is None:
@@ -105,16 +105,16 @@ async def _aiokafka_produce(bootstrap: str, topic: str, values: list[bytes], tra
         await producer.stop()
 
 
-def aiokafka_produce(bootstrap: str, topic: str, values: list[bytes], transactional_id: str | None = None
-                     ) -> int:
-    return asyncio.run(_aiokafka_produce(bootstrap, topic, values, transactional_id))
+def aiokafka_produce(bootstrap: str, topic: str, values: list[bytes], transactional_id: str | None = None,
+                     **conf: Any) -> int:
+    return asyncio.run(_aiokafka_produce(bootstrap, topic, values, transactional_id, **conf))
 
 
 async def _aiokafka_consume(bootstrap: str, topic: str, group: str, count: int, timeout_s: float,
-                            isolation_level: str) -> list[bytes]:
+                            isolation_level: str, **conf: Any) -> list[bytes]:
     consumer = aiokafka.AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
                                          auto_offset_reset="earliest", enable_auto_commit=False,
-                                         isolation_level=isolation_level)
+                                         isolation_level=isolation_level, **conf)
     await consumer.start()
     out: list[bytes] = []
     try:
@@ -131,8 +131,8 @@ async def _aiokafka_consume(bootstrap: str, topic: str, group: str, count: int, 
 
 
 def aiokafka_consume(bootstrap: str, topic: str, group: str, count: int, timeout_s: float = 60,
-                     isolation_level: str = "read_uncommitted") -> list[bytes]:
-    return asyncio.run(_aiokafka_consume(bootstrap, topic, group, count, timeout_s, isolation_level))
+                     isolation_level: str = "read_uncommitted", **conf: Any) -> list[bytes]:
+    return asyncio.run(_aiokafka_consume(bootstrap, topic, group, count, timeout_s, isolation_level, **conf))
 
 
 def values(prefix: str, count: int) -> list[bytes]:

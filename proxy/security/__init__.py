@@ -1,0 +1,1 @@
+"""How the proxy secures its connections: TLS towards clients and towards each cluster."""
