@@ -31,7 +31,7 @@ class Control:
         return self.context.is_ready()
 
     def start_switch(self, target: str, mode: str, dry_run: bool, timeout_s: float,
-                     accept_replay: bool = False) -> str:
+                     accept_replay: bool = False, accept_governance_gaps: bool = False) -> str:
         config = self.context.config
         if target not in config.clusters:
             raise SwitchRejected(f"unknown cluster {target!r}")
@@ -39,7 +39,8 @@ class Control:
             raise SwitchRejected(f"no mirror {self.context.active}->{target} in the config's mirrors: a planned "
                                  "switch proves MM2 copied everything, so it needs that flow")
         try:
-            return self.executor.start_switch(target, mode, dry_run, timeout_s, accept_replay)
+            return self.executor.start_switch(target, mode, dry_run, timeout_s, accept_replay,
+                                              accept_governance_gaps)
         except SwitchRefused as exc:
             raise SwitchRejected(str(exc)) from exc
 

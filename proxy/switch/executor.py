@@ -86,6 +86,7 @@ class SwitchExecutor(DurableState):
         self._rejected: str | None = None
         self._unknown_fate_at_fence = 0
         self.last_lag: dict[tuple[str, str], int] = {}
+        self.governance_overrides: dict[str, bool] = {}
         for outcome in ("succeeded", "aborted"):  # present from the start, so increase() sees the first one
             context.metrics.switch_outcome(outcome)
 
@@ -95,10 +96,13 @@ class SwitchExecutor(DurableState):
         return int(asyncio.get_running_loop().time() * 1000)
 
     def start_switch(self, target: str, mode: str, dry_run: bool, timeout_s: float,
-                     accept_replay: bool = False) -> str:
+                     accept_replay: bool = False, accept_governance_gaps: bool = False) -> str:
+        """`accept_governance_gaps` is the operator's audited override of the governance gate; the gate
+        itself (proxy/governance/compare.py) is not wired into the machine yet, so it is only kept."""
         if self.following is not None:
             raise SwitchRefused(f"this instance follows switch {self.following} led by another instance")
         switch_id = f"sw-{time.strftime('%Y%m%dT%H%M%S')}-{next(self._ids)}"
+        self.governance_overrides[switch_id] = accept_governance_gaps
         self._feed(ev.SwitchRequested(now=self.now(), switch_id=switch_id, source=self.machine.active,
                                       target=target, mode=mode, dry_run=dry_run, timeout_s=timeout_s,
                                       accept_replay=accept_replay))

@@ -14,6 +14,7 @@ class FakeControl:
         self.ready = False
         self.reject: str | None = None
         self.calls: list[tuple[Any, ...]] = []
+        self.governance_overrides: list[bool] = []
         self.records: dict[str, dict[str, Any]] = {}
         self.polls_to_finish = polls_to_finish
         self.outcome = outcome
@@ -25,8 +26,9 @@ class FakeControl:
         return self.ready
 
     def start_switch(self, target: str, mode: str, dry_run: bool, timeout_s: float,
-                     accept_replay: bool = False) -> str:
+                     accept_replay: bool = False, accept_governance_gaps: bool = False) -> str:
         self.calls.append(("switch", target, mode, dry_run, timeout_s, accept_replay))
+        self.governance_overrides.append(accept_governance_gaps)
         if self.reject is not None:
             raise SwitchRejected(self.reject)
         switch_id = f"switch-{len(self.records) + 1}"
