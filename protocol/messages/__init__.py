@@ -16,12 +16,15 @@ from protocol.messages import (
     api_versions,
     consumer_group_describe,
     consumer_group_heartbeat,
+    describe_acls,
+    describe_client_quotas,
     describe_cluster,
     describe_configs,
     describe_log_dirs,
     describe_quorum,
     describe_topic_partitions,
     describe_transactions,
+    describe_user_scram_credentials,
     end_txn,
     fetch,
     find_coordinator,
@@ -77,6 +80,9 @@ MESSAGES: dict[int, ModuleType] = {
         share_group_describe,
         share_fetch,
         share_acknowledge,
+        describe_acls,
+        describe_client_quotas,
+        describe_user_scram_credentials,
     )
 }
 
