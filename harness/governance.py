@@ -7,7 +7,7 @@ TLS nor SASL to exercise DescribeAcls and DescribeUserScramCredentials against a
 
 from __future__ import annotations
 
-from confluent_kafka.admin import (
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # re-exported at run time, not in the stubs
     AclBinding,
     AclOperation,
     AclPermissionType,

@@ -54,8 +54,12 @@ class ProxyControl(Protocol):
 
     def is_ready(self) -> bool: ...
 
+    async def governance_preflight(self, target: str, mode: str, accept_gaps: bool) -> dict[str, Any] | None:
+        """The governance gate's report (evidence), or SwitchRejected naming what B lacks."""
+        ...
+
     def start_switch(self, target: str, mode: str, dry_run: bool, timeout_s: float,
-                     accept_replay: bool = False, accept_governance_gaps: bool = False) -> str: ...
+                     accept_replay: bool = False, governance: dict[str, Any] | None = None) -> str: ...
 
     def switch_record(self, switch_id: str) -> dict[str, Any] | None: ...
 
@@ -124,6 +128,14 @@ def parse_abort_request(body: object) -> tuple[str, str]:
     if not isinstance(transactional_id, str) or not transactional_id:
         raise BadRequest("transactional_id: expected the id of the transaction to abort")
     return cluster, transactional_id
+
+
+def _accepted_gaps(governance: dict[str, Any] | None) -> dict[str, Any]:
+    """The blocking differences the operator accepted, for the audit entry of the switch."""
+    if not governance or not governance.get("accepted_gaps"):
+        return {}
+    return {"governance_gaps_accepted": [f"{d['kind']} {d['subject']}" for d in governance.get("differences", ())
+                                         if d.get("severity") == "blocking"]}
 
 
 def _raiser(exc: Exception) -> Any:
@@ -220,10 +232,16 @@ class _AdminApi:
             self.audit.record(caller, "switch", {}, "bad_request", {"reason": message})
             return _error(400, message)
 
+        try:
+            governance = await self.control.governance_preflight(switch.target, switch.mode,
+                                                                 switch.accept_governance_gaps)
+        except Exception as exc:
+            return self._act(caller, "switch", asdict(switch), _raiser(exc))
+
         def start() -> dict[str, Any]:
-            return {"switch_id": self.control.start_switch(switch.target, switch.mode, switch.dry_run,
-                                                           switch.timeout_s, switch.accept_replay,
-                                                           switch.accept_governance_gaps)}
+            switch_id = self.control.start_switch(switch.target, switch.mode, switch.dry_run, switch.timeout_s,
+                                                  switch.accept_replay, governance)
+            return {"switch_id": switch_id, **_accepted_gaps(governance)}
 
         return self._act(caller, "switch", asdict(switch), start, ok_status=202, ok_outcome="accepted")
 

@@ -291,12 +291,31 @@ def test_only_a_read_token_configured_leaves_every_mutation_forbidden(tmp_path: 
     assert admin.control.calls == []
 
 
-def test_accepting_governance_gaps_is_passed_on_and_audited(admin: Admin) -> None:
+def test_a_governance_gap_refuses_the_switch_until_accepted_and_both_are_audited(admin: Admin) -> None:
+    admin.control.governance_gap = "ALLOW User:alice READ on TOPIC literal 'orders'"
+
     async def scenario(client: TestClient[Any, Any]) -> None:
+        refused = await client.post("/v1/switch", json={"target": "B"}, headers=AUTH)
+        assert refused.status == 409 and "User:alice" in (await refused.json())["error"]
         body = {"target": "B", "accept_governance_gaps": True}
         assert (await client.post("/v1/switch", json=body, headers=AUTH)).status == 202
-        refused = await client.post("/v1/switch", json={"target": "B", "accept_governance_gaps": 1}, headers=AUTH)
-        assert refused.status == 400 and "accept_governance_gaps" in (await refused.json())["error"]
+        bad = await client.post("/v1/switch", json={"target": "B", "accept_governance_gaps": 1}, headers=AUTH)
+        assert bad.status == 400 and "accept_governance_gaps" in (await bad.json())["error"]
     admin.run(scenario)
-    assert admin.control.governance_overrides == [True]
-    assert admin.audit()[0]["parameters"]["accept_governance_gaps"] is True
+    assert admin.control.governance_overrides == [False, True]
+    assert len(admin.control.calls) == 1
+    refusal, accepted, _ = admin.audit()
+    assert (refusal["outcome"], accepted["outcome"]) == ("rejected", "accepted")
+    assert accepted["parameters"]["accept_governance_gaps"] is True
+    assert accepted["evidence"]["governance_gaps_accepted"] == [
+        "acl_missing_on_target ALLOW User:alice READ on TOPIC literal 'orders'"]
+
+
+def test_an_emergency_switch_is_never_refused_by_the_governance_gate(admin: Admin) -> None:
+    admin.control.governance_gap = "ALLOW User:alice READ on TOPIC literal 'orders'"
+
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        body = {"target": "B", "mode": "emergency"}
+        assert (await client.post("/v1/switch", json=body, headers=AUTH)).status == 202
+    admin.run(scenario)
+    assert [call[2] for call in admin.control.calls] == ["emergency"]
