@@ -15,7 +15,14 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from harness.cluster import Cluster, ClusterSpec, start_clusters, stop_clusters
 from harness.governance import AUTHORIZER_OVERRIDES, add_scram_user, create_acls, set_topic_config, topic_read_acl
-from proxy.switch.machine.governance import BLOCKING, GovernanceSnapshot, compare_governance, governance_gate
+from proxy.switch.governance_check import PLANNED_BUDGET_S, read_and_compare
+from proxy.switch.machine.governance import (
+    BLOCKING,
+    GovernanceReport,
+    GovernanceSnapshot,
+    compare_governance,
+    governance_gate,
+)
 from proxy.upstream.cluster_admin import ClusterAdmin
 from proxy.upstream.governance_reader import read_governance
 
@@ -73,3 +80,22 @@ def test_a_cluster_without_an_authorizer_is_not_readable_evidence(clusters: dict
     assert c.partitions == {TOPIC: 2}
     report = compare_governance(read(clusters["A"], "A"), c, [TOPIC])
     assert ("not_readable", "acls") in [(d.kind, d.subject) for d in report.differences]
+
+
+def test_the_switch_preflight_reads_both_sides_and_blocks_on_a_scram_user_only_a_has(
+        clusters: dict[str, Cluster]) -> None:
+    add_scram_user(clusters["A"].bootstrap, "alice", "alice-secret")  # an upsert: same as the first test's
+
+    async def main() -> GovernanceReport:
+        a = ClusterAdmin("A", list(clusters["A"].nodes.values()))
+        c = ClusterAdmin("C", list(clusters["C"].nodes.values()))
+        try:
+            return await read_and_compare(a, c, PLANNED_BUDGET_S)
+        finally:
+            await asyncio.gather(a.close(), c.close())
+    report = asyncio.run(main())
+    assert report.topics == (TOPIC,)
+    assert ("not_readable", "acls") in [(d.kind, d.subject) for d in report.differences]
+    # unreadable ACLs are only evidence, but alice's SCRAM credential is on A and not on C
+    assert [(d.kind, d.subject) for d in report.blocking] == [
+        ("scram_credential_missing_on_target", "User:alice SCRAM-SHA-512")]
