@@ -51,7 +51,9 @@ async def read_governance(admin: ClusterAdmin, topics: Iterable[str] | None = No
             return await read()
         except (AdminError, SectionUnreadable) as exc:
             unreadable[name] = str(exc)
-            return None
+        except Exception as exc:  # a codec or broker surprise must not stop a switch: it is evidence
+            unreadable[name] = f"read failed: {exc!r}"
+        return None
 
     partitions = await section("partitions", lambda: _partition_counts(admin))
     wanted = sorted(topics if topics is not None else (partitions or {}))
