@@ -16,7 +16,7 @@ import uvloop
 from proxy.admin.api import build_admin_app, start_admin
 from proxy.admin.audit import AuditLog
 from proxy.admin.control import Control
-from proxy.config import ProxyConfig, read_admin_token
+from proxy.config import ProxyConfig, read_admin_tokens
 from proxy.dataplane.context import ProxyContext
 from proxy.dataplane.relay import ClientConnection
 from proxy.log import proxy as log
@@ -108,7 +108,7 @@ class ProxyServer:
 
     async def _start_admin(self) -> None:
         admin = self.config.admin
-        app = build_admin_app(self.control, self.metrics, read_admin_token(self.config), self.audit)
+        app = build_admin_app(self.control, self.metrics, read_admin_tokens(self.config), self.audit)
         self._admin_runner, port = await start_admin(
             app, admin.bind_host, admin.port, ssl_context=self.admin_tls.listening if self.admin_tls else None)
         self.admin_port = port

@@ -17,7 +17,7 @@ from typing import Any
 
 from proxy.admin.api import DEFAULT_SWITCH_TIMEOUT_S, FINAL_PHASES
 from proxy.admin.fleet_view import fleet_view
-from proxy.config import WILDCARD_HOSTS, ConfigError, ProxyConfig, load, read_admin_token
+from proxy.config import WILDCARD_HOSTS, ConfigError, ProxyConfig, load, read_admin_tokens
 from proxy.log import configure_logging
 from proxy.state.store import StateStoreError
 
@@ -76,7 +76,7 @@ def _print(data: Any) -> None:
 
 def _load(path: str) -> ProxyConfig:
     config = load(path)
-    read_admin_token(config)  # a configured token that is missing must stop the start, not the first call
+    read_admin_tokens(config)  # a configured token that is missing must stop the start, not the first call
     return config
 
 
@@ -106,12 +106,12 @@ def cmd_scram_credential(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    return _report(*admin_client(args).call("GET", "/v1/status"))
+    return _report(*admin_client(args, operate=False).call("GET", "/v1/status"))
 
 
 def cmd_fleet(args: argparse.Namespace) -> int:
     """Exit 0 when every registered instance is on the stored cluster and epoch, 1 when one is not."""
-    status, answer = admin_client(args).call("GET", "/v1/status")
+    status, answer = admin_client(args, operate=False).call("GET", "/v1/status")
     if status != 200 or not isinstance(answer, dict):
         return _report(status, answer)
     if args.json:
@@ -140,7 +140,8 @@ def cmd_switch(args: argparse.Namespace) -> int:
         raise UsageError("--timeout must be > 0")
     client = admin_client(args)
     body = {"target": args.to, "mode": "emergency" if args.emergency else "planned",
-            "dry_run": args.dry_run, "timeout_s": args.timeout, "accept_replay": args.accept_replay}
+            "dry_run": args.dry_run, "timeout_s": args.timeout, "accept_replay": args.accept_replay,
+            "accept_governance_gaps": args.accept_governance_gaps}
     status, answer = client.call("POST", "/v1/switch", body)
     if status != 202 or not args.wait:
         return _report(status, answer, accepted=202)
@@ -190,8 +191,12 @@ def _report(status: int, answer: Any, accepted: int = 200) -> int:
 # -- admin address and token ----------------------------------------------------------------------------
 
 
-def admin_client(args: argparse.Namespace) -> AdminClient:
-    """Address from --admin-url or the config; token from --token-file, $KFP_ADMIN_TOKEN or the config."""
+def admin_client(args: argparse.Namespace, operate: bool = True) -> AdminClient:
+    """Address from --admin-url or the config; token from --token-file, $KFP_ADMIN_TOKEN or the config.
+
+    From the config, a reading command takes the read token (the operate token if there is none) and
+    an operating command the operate token, so each call carries the least it needs.
+    """
     config = _load(args.config) if args.config else None
     if args.admin_url:
         url = args.admin_url
@@ -199,7 +204,7 @@ def admin_client(args: argparse.Namespace) -> AdminClient:
         url = admin_url(config)
     else:
         raise UsageError("give --config or --admin-url")
-    return AdminClient(url, admin_token(args, config))
+    return AdminClient(url, admin_token(args, config, operate))
 
 
 def admin_url(config: ProxyConfig) -> str:
@@ -210,7 +215,7 @@ def admin_url(config: ProxyConfig) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def admin_token(args: argparse.Namespace, config: ProxyConfig | None) -> str | None:
+def admin_token(args: argparse.Namespace, config: ProxyConfig | None, operate: bool = True) -> str | None:
     if args.token_file:
         try:
             with open(args.token_file, encoding="utf-8") as source:
@@ -219,7 +224,10 @@ def admin_token(args: argparse.Namespace, config: ProxyConfig | None) -> str | N
             raise UsageError(f"cannot read --token-file: {exc}") from None
     if os.environ.get(TOKEN_ENV):
         return os.environ[TOKEN_ENV].strip()
-    return read_admin_token(config) if config is not None else None
+    if config is None:
+        return None
+    tokens = read_admin_tokens(config)
+    return tokens.operate if operate else tokens.read or tokens.operate
 
 
 # -- argument parsing -----------------------------------------------------------------------------------
@@ -248,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     switch.add_argument("--accept-replay", action="store_true",
                         help="resume groups whose exact position cannot be proven at their safe bound "
                              "(they may re-read up to the reported number of records); audited")
+    switch.add_argument("--accept-governance-gaps", action="store_true",
+                        help="start although B lacks a principal or ACL that A grants (governance gate); audited")
     switch.add_argument("--timeout", type=float, default=DEFAULT_SWITCH_TIMEOUT_S, metavar="SECONDS")
     switch.add_argument("--wait", action="store_true", help="wait for the outcome and print the record")
     abort = _admin_command(commands, "abort-transaction",

@@ -27,6 +27,7 @@ _REQUIRED: Any = object()
 MAX_FRAME_BYTES = 0x14000000 - 1
 """320 MiB - 1: any TLS record read as a size prefix (0x14..0x17 0x03 ...) is above it, so a TLS
 client on a plaintext port is always refused by the frame-size limit, never buffered."""
+TOKEN_KEYS = ("read_token_file", "read_token_env", "operate_token_file", "operate_token_env")
 
 
 class ConfigError(Exception):
@@ -108,6 +109,10 @@ class AdminConfig:
     audit_log: str | None = None
     tls: ListenerTlsConfig | None = None
     """The admin API over HTTPS (cert_file, key_file; client_ca_file for mTLS)."""
+    read_token_file: str | None = None
+    read_token_env: str | None = None
+    operate_token_file: str | None = None
+    operate_token_env: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,24 +219,52 @@ def parse(raw: object) -> ProxyConfig:
 
 
 def read_admin_token(config: ProxyConfig) -> str | None:
-    """The admin bearer token, read now from the configured file or environment variable.
+    """The operate token (kept under its old name: callers before the read/operate split use it)."""
+    return read_admin_tokens(config).operate
 
-    None when neither is configured (admin mutations are then refused). Configured but missing or
-    empty is a ConfigError, so a deployment never runs with an admin API it believes is protected.
+
+@dataclass(frozen=True, slots=True)
+class AdminTokens:
+    """The admin API's two bearer tokens: `read` sees status/metrics/records, `operate` also acts.
+
+    `operate` comes from `operate_token_*`, else the older `token_*` keys, so existing configs keep
+    working with their one token as the operate token (which also reads).
+    """
+
+    read: str | None = None
+    operate: str | None = None
+
+
+def read_admin_tokens(config: ProxyConfig) -> AdminTokens:
+    """Both tokens, read now from their files or environment variables.
+
+    A token that is configured but missing or empty is a ConfigError, so a deployment never runs
+    with an admin API it believes is protected. Equal tokens are refused: the split would be a lie.
     """
     admin = config.admin
-    if admin.token_file is not None:
+    operate = _token(admin.operate_token_file, admin.operate_token_env, "admin.operate_token")
+    if operate is None:
+        operate = _token(admin.token_file, admin.token_env, "admin.token")
+    read = _token(admin.read_token_file, admin.read_token_env, "admin.read_token")
+    if read is not None and read == operate:
+        raise ConfigError("admin.read_token_file" if admin.read_token_file else "admin.read_token_env",
+                          "the read token equals the operate token; give them different values")
+    return AdminTokens(read=read, operate=operate)
+
+
+def _token(file: str | None, env: str | None, path: str) -> str | None:
+    if file is not None:
         try:
-            token = Path(admin.token_file).read_text(encoding="utf-8").strip()
+            token = Path(file).read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError("admin.token_file", f"cannot read token file: {exc}") from None
+            raise ConfigError(f"{path}_file", f"cannot read token file: {exc}") from None
         if not token:
-            raise ConfigError("admin.token_file", f"token file {admin.token_file} is empty")
+            raise ConfigError(f"{path}_file", f"token file {file} is empty")
         return token
-    if admin.token_env is not None:
-        token = os.environ.get(admin.token_env, "").strip()
+    if env is not None:
+        token = os.environ.get(env, "").strip()
         if not token:
-            raise ConfigError("admin.token_env", f"environment variable {admin.token_env} is unset or empty")
+            raise ConfigError(f"{path}_env", f"environment variable {env} is unset or empty")
         return token
     return None
 
@@ -338,7 +371,7 @@ def _mirrors(raw: object, clusters: Mapping[str, ClusterConfig]) -> tuple[Mirror
 
 def _admin(raw: object) -> AdminConfig:
     p = "admin"
-    d = _section(raw, p, ("bind_host", "port", "token_file", "token_env", "audit_log", "tls"))
+    d = _section(raw, p, ("bind_host", "port", "token_file", "token_env", "audit_log", "tls", *TOKEN_KEYS))
     admin = AdminConfig(
         bind_host=_str(d, "bind_host", p, "127.0.0.1", allow_empty=True),
         port=_int(d, "port", p, 9300, 0, 65535),
@@ -346,9 +379,14 @@ def _admin(raw: object) -> AdminConfig:
         token_env=_str(d, "token_env", p, None),
         audit_log=_str(d, "audit_log", p, None),
         tls=_listener_tls(d.get("tls"), f"{p}.tls"),
+        **{key: _str(d, key, p, None) for key in TOKEN_KEYS},
     )
-    if admin.token_file is not None and admin.token_env is not None:
-        raise ConfigError(f"{p}.token_env", "set either token_file or token_env, not both")
+    for prefix in ("", "read_", "operate_"):
+        if getattr(admin, f"{prefix}token_file") is not None and getattr(admin, f"{prefix}token_env") is not None:
+            raise ConfigError(f"{p}.{prefix}token_env", f"set either {prefix}token_file or {prefix}token_env, not both")
+    if (admin.operate_token_file or admin.operate_token_env) and (admin.token_file or admin.token_env):
+        raise ConfigError(f"{p}.operate_token_file", "token_file/token_env is the older name of the operate "
+                          "token; set one or the other, not both")
     return admin
 
 

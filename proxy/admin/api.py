@@ -3,9 +3,14 @@
 Routes: GET /metrics, /healthz, /readyz, and under /v1: GET status, POST switch, GET switch/{id},
 POST fence, POST unfence, POST transactions/abort (a dead producer's transaction blocking a
 switch). The admin layer knows the proxy only through `ProxyControl`, so it is
-tested with a fake. Every /v1 call needs `Authorization: Bearer <token>` when a token is configured;
-with no token configured, reads are open and mutations are refused, because an unprotected switch
-endpoint is worse than none. Every mutation and every refusal is written to the audit log.
+tested with a fake.
+
+Two bearer tokens (issue 12): the read token sees the GET routes (status, switch records), the
+operate token also switches, fences, unfences and aborts transactions, so a dashboard or a
+readiness probe can hold a token that cannot move clients. A missing or unknown token is 401; the
+read token on an operating route is 403. With no token configured at all, reads are open and
+mutations are refused, because an unprotected switch endpoint is worse than none. Every mutation and
+every refusal is written to the audit log; tokens are compared in constant time (both always).
 """
 
 from __future__ import annotations
@@ -21,11 +26,12 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from proxy.admin.audit import AuditLog
+from proxy.config import AdminTokens
 from proxy.log import admin as log
 from proxy.metrics import CONTENT_TYPE, Metrics
 
 SWITCH_MODES = ("planned", "emergency")
-SWITCH_FIELDS = ("target", "mode", "dry_run", "timeout_s", "accept_replay")
+SWITCH_FIELDS = ("target", "mode", "dry_run", "timeout_s", "accept_replay", "accept_governance_gaps")
 DEFAULT_SWITCH_TIMEOUT_S = 120.0
 FINAL_PHASES = frozenset({"done", "aborted", "failed"})
 
@@ -49,8 +55,12 @@ class ProxyControl(Protocol):
 
     def is_ready(self) -> bool: ...
 
+    async def governance_preflight(self, target: str, mode: str, accept_gaps: bool) -> dict[str, Any] | None:
+        """The governance gate's report (evidence), or SwitchRejected naming what B lacks."""
+        ...
+
     def start_switch(self, target: str, mode: str, dry_run: bool, timeout_s: float,
-                     accept_replay: bool = False) -> str: ...
+                     accept_replay: bool = False, governance: dict[str, Any] | None = None) -> str: ...
 
     def switch_record(self, switch_id: str) -> dict[str, Any] | None: ...
 
@@ -68,6 +78,7 @@ class SwitchRequest:
     dry_run: bool = False
     timeout_s: float = DEFAULT_SWITCH_TIMEOUT_S
     accept_replay: bool = False
+    accept_governance_gaps: bool = False
 
 
 class BadRequest(ValueError):
@@ -90,11 +101,12 @@ def parse_switch_request(body: object) -> SwitchRequest:
         raise BadRequest(f"mode: expected one of {', '.join(SWITCH_MODES)}, got {mode!r}")
     dry_run = _flag(body, "dry_run")
     accept_replay = _flag(body, "accept_replay")
+    accept_governance_gaps = _flag(body, "accept_governance_gaps")
     timeout_s = body.get("timeout_s", DEFAULT_SWITCH_TIMEOUT_S)
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or not math.isfinite(timeout_s) \
             or timeout_s <= 0:
         raise BadRequest(f"timeout_s: expected a number of seconds > 0, got {timeout_s!r}")
-    return SwitchRequest(target, mode, dry_run, float(timeout_s), accept_replay)
+    return SwitchRequest(target, mode, dry_run, float(timeout_s), accept_replay, accept_governance_gaps)
 
 
 def _flag(body: dict[str, Any], name: str) -> bool:
@@ -117,6 +129,14 @@ def parse_abort_request(body: object) -> tuple[str, str]:
     if not isinstance(transactional_id, str) or not transactional_id:
         raise BadRequest("transactional_id: expected the id of the transaction to abort")
     return cluster, transactional_id
+
+
+def _accepted_gaps(governance: dict[str, Any] | None) -> dict[str, Any]:
+    """The blocking differences the operator accepted, for the audit entry of the switch."""
+    if not governance or not governance.get("accepted_gaps"):
+        return {}
+    return {"governance_gaps_accepted": [f"{d['kind']} {d['subject']}" for d in governance.get("differences", ())
+                                         if d.get("severity") == "blocking"]}
 
 
 def _raiser(exc: Exception) -> Any:
@@ -142,12 +162,13 @@ def caller_of(request: web.Request) -> str:
 
 
 class _AdminApi:
-    """The handlers, bound to one control, metrics registry, token and audit log."""
+    """The handlers, bound to one control, metrics registry, tokens and audit log."""
 
-    def __init__(self, control: ProxyControl, metrics: Metrics, token: str | None, audit: AuditLog) -> None:
+    def __init__(self, control: ProxyControl, metrics: Metrics, tokens: AdminTokens, audit: AuditLog) -> None:
         self.control = control
         self.metrics = metrics
-        self.token = token.encode() if token else None
+        self.read_token = tokens.read.encode() if tokens.read else None
+        self.operate_token = tokens.operate.encode() if tokens.operate else None
         self.audit = audit
 
     @web.middleware
@@ -156,24 +177,38 @@ class _AdminApi:
         if not request.path.startswith("/v1/"):
             return await handler(request)
         action = request.match_info.route.name or f"{request.method} {request.path}"
-        if self.token is None:
-            if request.method == "GET":
+        operating = request.method != "GET"
+        if self.read_token is None and self.operate_token is None:
+            if not operating:
                 return await handler(request)
             self.audit.record(caller_of(request), action, {"path": request.path}, "refused",
                               {"reason": "no admin token configured"})
             return _error(403, "no admin token configured")
-        if not self._authorised(request):
+        role = self._role(request)
+        if role is None:
             self.audit.record(caller_of(request), action, {"path": request.path}, "unauthorized", None)
             response = _error(401, "missing or wrong bearer token")
             response.headers["WWW-Authenticate"] = "Bearer"
             return response
+        if operating and role != "operate":
+            self.audit.record(caller_of(request), action, {"path": request.path}, "forbidden",
+                              {"reason": "the read token cannot operate"})
+            return _error(403, "the read token cannot operate; use the operate token")
         return await handler(request)
 
-    def _authorised(self, request: web.Request) -> bool:
+    def _role(self, request: web.Request) -> str | None:
+        """"operate", "read" or None; both digests are always computed so timing tells nothing."""
         scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or self.token is None:
-            return False
-        return hmac.compare_digest(presented.strip().encode(), self.token)
+        given = presented.strip().encode()
+        is_operate = hmac.compare_digest(given, self.operate_token or b"\x00" * 32)
+        is_read = hmac.compare_digest(given, self.read_token or b"\x00" * 32)
+        if scheme.lower() != "bearer" or not given:
+            return None
+        if is_operate and self.operate_token is not None:
+            return "operate"
+        if is_read and self.read_token is not None:
+            return "read"
+        return None
 
     async def metrics_text(self, request: web.Request) -> web.Response:
         return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
@@ -198,9 +233,16 @@ class _AdminApi:
             self.audit.record(caller, "switch", {}, "bad_request", {"reason": message})
             return _error(400, message)
 
+        try:
+            governance = await self.control.governance_preflight(switch.target, switch.mode,
+                                                                 switch.accept_governance_gaps)
+        except Exception as exc:
+            return self._act(caller, "switch", asdict(switch), _raiser(exc))
+
         def start() -> dict[str, Any]:
-            return {"switch_id": self.control.start_switch(switch.target, switch.mode, switch.dry_run,
-                                                           switch.timeout_s, switch.accept_replay)}
+            switch_id = self.control.start_switch(switch.target, switch.mode, switch.dry_run, switch.timeout_s,
+                                                  switch.accept_replay, governance)
+            return {"switch_id": switch_id, **_accepted_gaps(governance)}
 
         return self._act(caller, "switch", asdict(switch), start, ok_status=202, ok_outcome="accepted")
 
@@ -247,10 +289,14 @@ class _AdminApi:
         return _json(result, ok_status)
 
 
-def build_admin_app(control: ProxyControl, metrics: Metrics, token: str | None,
+def build_admin_app(control: ProxyControl, metrics: Metrics, token: str | AdminTokens | None,
                     audit: AuditLog) -> web.Application:
-    """The admin application; `token=None` leaves /v1 reads open and refuses every mutation."""
-    api = _AdminApi(control, metrics, token, audit)
+    """The admin application; a plain string is the operate token (the API before the split).
+
+    No token at all leaves /v1 reads open and refuses every mutation.
+    """
+    tokens = token if isinstance(token, AdminTokens) else AdminTokens(operate=token)
+    api = _AdminApi(control, metrics, tokens, audit)
     app = web.Application(middlewares=[api.guard], client_max_size=64 * 1024)
     app.router.add_get("/metrics", api.metrics_text, name="metrics")
     app.router.add_get("/healthz", api.healthz, name="healthz")

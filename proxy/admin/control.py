@@ -30,16 +30,31 @@ class Control:
     def is_ready(self) -> bool:
         return self.context.is_ready()
 
-    def start_switch(self, target: str, mode: str, dry_run: bool, timeout_s: float,
-                     accept_replay: bool = False) -> str:
+    def _check_target(self, target: str, mode: str) -> None:
         config = self.context.config
         if target not in config.clusters:
             raise SwitchRejected(f"unknown cluster {target!r}")
         if mode == "planned" and not config.has_mirror(self.context.active, target):
             raise SwitchRejected(f"no mirror {self.context.active}->{target} in the config's mirrors: a planned "
                                  "switch proves MM2 copied everything, so it needs that flow")
+
+    async def governance_preflight(self, target: str, mode: str, accept_gaps: bool) -> dict[str, Any] | None:
+        """The governance gate before a switch; an emergency switch never fails on it."""
+        self._check_target(target, mode)
         try:
-            return self.executor.start_switch(target, mode, dry_run, timeout_s, accept_replay)
+            return await self.executor.governance_preflight(target, mode, accept_gaps)
+        except SwitchRefused as exc:
+            raise SwitchRejected(str(exc)) from exc
+        except Exception as exc:
+            if mode != "emergency":
+                raise
+            return {"error": f"governance not compared: {exc!r}"}
+
+    def start_switch(self, target: str, mode: str, dry_run: bool, timeout_s: float,
+                     accept_replay: bool = False, governance: dict[str, Any] | None = None) -> str:
+        self._check_target(target, mode)
+        try:
+            return self.executor.start_switch(target, mode, dry_run, timeout_s, accept_replay, governance)
         except SwitchRefused as exc:
             raise SwitchRejected(str(exc)) from exc
 

@@ -24,10 +24,12 @@ from proxy.state.store import FleetCoordinator, StateStoreError, SwitchStateStor
 from proxy.switch.check_steps import CheckSteps
 from proxy.switch.durable_state import DurableState
 from proxy.switch.fleet_following import DRAIN_POLL_S
+from proxy.switch.governance_check import EMERGENCY_BUDGET_S, PLANNED_BUDGET_S, read_and_compare
 from proxy.switch.interceptor import SwitchInterceptor
 from proxy.switch.machine import actions as act
 from proxy.switch.machine import events as ev
 from proxy.switch.machine.fencing import ProduceFence, TransactionFence
+from proxy.switch.machine.governance import governance_gate
 from proxy.switch.machine.machine import SwitchMachine
 from proxy.switch.machine.phases import DisconnectScope, Limits, Phase
 from proxy.switch.machine.progress import GroupOffsets, GroupPartitionOffsets, PartitionProgress
@@ -86,6 +88,7 @@ class SwitchExecutor(DurableState):
         self._rejected: str | None = None
         self._unknown_fate_at_fence = 0
         self.last_lag: dict[tuple[str, str], int] = {}
+        self.governance: dict[str, dict[str, Any]] = {}
         for outcome in ("succeeded", "aborted"):  # present from the start, so increase() sees the first one
             context.metrics.switch_outcome(outcome)
 
@@ -94,11 +97,30 @@ class SwitchExecutor(DurableState):
     def now(self) -> int:
         return int(asyncio.get_running_loop().time() * 1000)
 
+    async def governance_preflight(self, target: str, mode: str, accept_gaps: bool) -> dict[str, Any]:
+        """Read and compare A and B before a switch starts; raises SwitchRefused when a planned switch
+        or dry run would leave clients without a control A grants and the operator did not accept it.
+
+        An emergency switch gets a short budget and is never refused: the report is only evidence.
+        """
+        source = self.machine.active
+        budget = EMERGENCY_BUDGET_S if mode == "emergency" else PLANNED_BUDGET_S
+        report = await read_and_compare(self._admin(source, background=True), self._admin(target, background=True),
+                                        budget)
+        evidence = {**report.to_dict(), "accepted_gaps": accept_gaps and bool(report.blocking)}
+        reason = governance_gate(report, accept_gaps)
+        if reason is not None and mode != "emergency":
+            raise SwitchRefused(reason)
+        return evidence
+
     def start_switch(self, target: str, mode: str, dry_run: bool, timeout_s: float,
-                     accept_replay: bool = False) -> str:
+                     accept_replay: bool = False, governance: dict[str, Any] | None = None) -> str:
+        """`governance`: the preflight's report, kept as evidence in the switch record."""
         if self.following is not None:
             raise SwitchRefused(f"this instance follows switch {self.following} led by another instance")
         switch_id = f"sw-{time.strftime('%Y%m%dT%H%M%S')}-{next(self._ids)}"
+        if governance is not None:
+            self.governance[switch_id] = governance
         self._feed(ev.SwitchRequested(now=self.now(), switch_id=switch_id, source=self.machine.active,
                                       target=target, mode=mode, dry_run=dry_run, timeout_s=timeout_s,
                                       accept_replay=accept_replay))
@@ -114,7 +136,10 @@ class SwitchExecutor(DurableState):
 
     def record(self, switch_id: str) -> dict[str, Any] | None:
         record = self.machine.record(switch_id) or self.records.get(switch_id)
-        return self.stored_records.get(switch_id) if record is None else record.to_dict()
+        found = self.stored_records.get(switch_id) if record is None else record.to_dict()
+        if found is not None and switch_id in self.governance:
+            found = {**found, "evidence_governance": self.governance[switch_id]}
+        return found
 
     def status(self) -> dict[str, Any]:
         return {"phase": str(self.machine.phase), "switch_epoch": self.machine.epoch,

@@ -138,6 +138,11 @@ class ClusterAdmin:
             await self._forget(conn)
             raise AdminError(f"cluster {self.name}: {exc}") from exc
 
+    async def request(self, module: object, body: object, node: int | None = None, highest: int | None = None
+                      ) -> cs.Container:
+        """One request on a kept connection, for readers beside this module (the governance reader)."""
+        return await self._request(module, body, node, highest)
+
     async def _forget(self, conn: KafkaConnection) -> None:
         """Drop a connection that failed, so the next request opens a fresh one."""
         for key, known in list(self._conns.items()):

@@ -14,9 +14,21 @@ class FakeControl:
         self.ready = False
         self.reject: str | None = None
         self.calls: list[tuple[Any, ...]] = []
+        self.governance_overrides: list[bool] = []
+        self.governance_gap: str | None = None
         self.records: dict[str, dict[str, Any]] = {}
         self.polls_to_finish = polls_to_finish
         self.outcome = outcome
+
+    async def governance_preflight(self, target: str, mode: str, accept_gaps: bool) -> dict[str, Any] | None:
+        """Refuses like the real gate when `governance_gap` is set and not accepted."""
+        self.governance_overrides.append(accept_gaps)
+        if self.governance_gap is None:
+            return None
+        if not accept_gaps and mode != "emergency":
+            raise SwitchRejected(f"governance gate: B lacks {self.governance_gap}")
+        blocking = {"kind": "acl_missing_on_target", "subject": self.governance_gap, "severity": "blocking"}
+        return {"accepted_gaps": accept_gaps, "differences": [blocking]}
 
     def status(self) -> dict[str, Any]:
         return {"active": "A", "switch_epoch": 0, "fenced": False}
@@ -25,7 +37,7 @@ class FakeControl:
         return self.ready
 
     def start_switch(self, target: str, mode: str, dry_run: bool, timeout_s: float,
-                     accept_replay: bool = False) -> str:
+                     accept_replay: bool = False, governance: dict[str, Any] | None = None) -> str:
         self.calls.append(("switch", target, mode, dry_run, timeout_s, accept_replay))
         if self.reject is not None:
             raise SwitchRejected(self.reject)

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from proxy.admin.api import BadRequest, build_admin_app, parse_switch_request, start_admin
 from proxy.admin.audit import AuditLog
+from proxy.config import AdminTokens
 from proxy.metrics import Metrics
 from tests.unit.admin.fake_control import FakeControl
 
@@ -24,7 +25,7 @@ Scenario = Callable[[TestClient[Any, Any]], Awaitable[None]]
 class Admin:
     """One admin app with its fake control, metrics and audit file."""
 
-    def __init__(self, tmp_path: Path, token: str | None = TOKEN) -> None:
+    def __init__(self, tmp_path: Path, token: str | AdminTokens | None = TOKEN) -> None:
         self.control = FakeControl()
         self.metrics = Metrics(clusters=["A", "B"])
         self.audit_path = tmp_path / "audit.jsonl"
@@ -75,7 +76,7 @@ def test_switch_is_accepted_with_an_id_and_audited(admin: Admin) -> None:
     [entry] = admin.audit()
     assert entry["action"] == "switch" and entry["outcome"] == "accepted"
     assert entry["parameters"] == {"target": "B", "mode": "emergency", "dry_run": True, "timeout_s": 30.0,
-                                   "accept_replay": False}
+                                   "accept_replay": False, "accept_governance_gaps": False}
     assert entry["evidence"] == {"switch_id": "switch-1"}
 
 
@@ -244,3 +245,77 @@ def test_a_refused_abort_answers_409_and_is_audited(admin: Admin) -> None:
         assert response.status == 409 and "unknown cluster" in (await response.json())["error"]
     admin.run(scenario)
     assert [(e["action"], e["outcome"]) for e in admin.audit()] == [("abort_transaction", "rejected")]
+
+
+READ, OPERATE = "read-t0ken", "operate-t0ken"
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_the_read_token_reads_and_is_forbidden_to_operate_audited(tmp_path: Path) -> None:
+    admin = Admin(tmp_path, AdminTokens(read=READ, operate=OPERATE))
+
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        assert (await client.get("/v1/status", headers=_bearer(READ))).status == 200
+        for path in ("/v1/switch", "/v1/fence", "/v1/unfence", "/v1/transactions/abort"):
+            response = await client.post(path, json={"target": "B"}, headers=_bearer(READ))
+            assert response.status == 403, path
+            assert "read token" in (await response.json())["error"]
+    admin.run(scenario)
+    assert admin.control.calls == []
+    assert [(e["action"], e["outcome"]) for e in admin.audit()] == [
+        ("switch", "forbidden"), ("fence", "forbidden"), ("unfence", "forbidden"), ("abort_transaction", "forbidden")]
+
+
+def test_the_operate_token_reads_and_operates(tmp_path: Path) -> None:
+    admin = Admin(tmp_path, AdminTokens(read=READ, operate=OPERATE))
+
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        assert (await client.get("/v1/status", headers=_bearer(OPERATE))).status == 200
+        assert (await client.post("/v1/fence", headers=_bearer(OPERATE))).status == 200
+        assert (await client.get("/v1/status", headers=_bearer("operate-t0ke"))).status == 401
+    admin.run(scenario)
+    assert admin.control.calls == [("fence",)]
+
+
+def test_only_a_read_token_configured_leaves_every_mutation_forbidden(tmp_path: Path) -> None:
+    admin = Admin(tmp_path, AdminTokens(read=READ))
+
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        assert (await client.get("/v1/status", headers=_bearer(READ))).status == 200
+        assert (await client.get("/v1/status")).status == 401
+        assert (await client.post("/v1/fence", headers=_bearer(READ))).status == 403
+    admin.run(scenario)
+    assert admin.control.calls == []
+
+
+def test_a_governance_gap_refuses_the_switch_until_accepted_and_both_are_audited(admin: Admin) -> None:
+    admin.control.governance_gap = "ALLOW User:alice READ on TOPIC literal 'orders'"
+
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        refused = await client.post("/v1/switch", json={"target": "B"}, headers=AUTH)
+        assert refused.status == 409 and "User:alice" in (await refused.json())["error"]
+        body = {"target": "B", "accept_governance_gaps": True}
+        assert (await client.post("/v1/switch", json=body, headers=AUTH)).status == 202
+        bad = await client.post("/v1/switch", json={"target": "B", "accept_governance_gaps": 1}, headers=AUTH)
+        assert bad.status == 400 and "accept_governance_gaps" in (await bad.json())["error"]
+    admin.run(scenario)
+    assert admin.control.governance_overrides == [False, True]
+    assert len(admin.control.calls) == 1
+    refusal, accepted, _ = admin.audit()
+    assert (refusal["outcome"], accepted["outcome"]) == ("rejected", "accepted")
+    assert accepted["parameters"]["accept_governance_gaps"] is True
+    assert accepted["evidence"]["governance_gaps_accepted"] == [
+        "acl_missing_on_target ALLOW User:alice READ on TOPIC literal 'orders'"]
+
+
+def test_an_emergency_switch_is_never_refused_by_the_governance_gate(admin: Admin) -> None:
+    admin.control.governance_gap = "ALLOW User:alice READ on TOPIC literal 'orders'"
+
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        body = {"target": "B", "mode": "emergency"}
+        assert (await client.post("/v1/switch", json=body, headers=AUTH)).status == 202
+    admin.run(scenario)
+    assert [call[2] for call in admin.control.calls] == ["emergency"]

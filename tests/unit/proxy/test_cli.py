@@ -17,6 +17,7 @@ import pytest
 from proxy import cli
 from proxy.admin.api import build_admin_app, start_admin
 from proxy.admin.audit import AuditLog
+from proxy.config import AdminTokens
 from proxy.metrics import Metrics
 from tests.unit.admin.fake_control import FakeControl
 
@@ -26,7 +27,7 @@ TOKEN = "cli-token"
 
 
 @contextmanager
-def admin_server(control: FakeControl, token: str | None = TOKEN) -> Iterator[str]:
+def admin_server(control: FakeControl, token: str | AdminTokens | None = TOKEN) -> Iterator[str]:
     """A real admin app on an ephemeral port, served by a loop in a background thread."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
@@ -176,3 +177,34 @@ def test_scram_credential_prints_an_entry_a_server_accepts_the_password_against(
     user, entry = parse_entry(line)
     client, server = ScramClient("SCRAM-SHA-256", "alice", "pencil"), ScramServer("SCRAM-SHA-256", {user: entry}.get)
     client.verify(server.final(client.final(server.first(client.first()))))
+
+
+def test_switch_passes_the_governance_override(token_file: str) -> None:
+    control = FakeControl()
+    control.governance_gap = "ALLOW User:alice READ on TOPIC literal 'orders'"
+    with admin_server(control) as url:
+        refused = cli.main(["switch", "--to", "B", "--admin-url", url, "--token-file", token_file])
+        accepted = cli.main(["switch", "--to", "B", "--accept-governance-gaps", "--admin-url", url,
+                             "--token-file", token_file])
+    assert (refused, accepted) == (1, 0)
+    assert control.governance_overrides == [False, True]
+
+
+def test_from_the_config_reads_send_the_read_token_and_operations_the_operate_token(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KFP_ADMIN_TOKEN", raising=False)
+    (tmp_path / "read").write_text("r3ad")
+    (tmp_path / "operate").write_text("op3rate")
+    tokens = AdminTokens(read="r3ad", operate="op3rate")
+    control = FakeControl()
+    with admin_server(control, tokens) as url:
+        port = url.rsplit(":", 1)[1]
+        config = tmp_path / "proxy.yaml"
+        text = Path(EXAMPLE).read_text().replace("port: 9300", f"port: {port}")
+        config.write_text(text.replace("  # read_token_file: /etc/kfp/read-token",
+                                       f"  read_token_file: {tmp_path / 'read'}")
+                          .replace("  # operate_token_file: /etc/kfp/operate-token",
+                                   f"  operate_token_file: {tmp_path / 'operate'}"))
+        assert cli.main(["status", "--config", str(config)]) == 0
+        assert cli.main(["fence", "--config", str(config)]) == 0
+    assert control.calls == [("fence",)]

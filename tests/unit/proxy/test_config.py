@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from proxy.config import ConfigError, HostPort, StateConfig, load, parse, read_admin_token
+from proxy.config import ConfigError, HostPort, StateConfig, load, parse, read_admin_token, read_admin_tokens
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -250,3 +250,38 @@ def test_sasl_settings_keep_where_the_secret_is_and_read_it_only_when_asked(
     assert login_a.password() == "hunter2"
     monkeypatch.setenv("KFP_TEST_B_PASSWORD", "pw-b")
     assert login_b.password() == "pw-b"
+
+
+def test_read_and_operate_tokens_come_from_their_own_files_or_env(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    read_file = tmp_path / "read"
+    read_file.write_text("r3ad\n")
+    monkeypatch.setenv("KFP_TEST_OPERATE", "op3rate")
+    raw = edited("admin", {"read_token_file": str(read_file), "operate_token_env": "KFP_TEST_OPERATE"})
+    tokens = read_admin_tokens(parse(raw))
+    assert (tokens.read, tokens.operate) == ("r3ad", "op3rate")
+    assert read_admin_token(parse(raw)) == "op3rate"
+
+
+def test_the_older_token_keys_are_the_operate_token(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("s3cret")
+    tokens = read_admin_tokens(parse(edited("admin.token_file", str(token_file))))
+    assert (tokens.read, tokens.operate) == (None, "s3cret")
+
+
+@pytest.mark.parametrize(("admin", "path"), [
+    ({"read_token_file": "/f", "read_token_env": "E"}, "admin.read_token_env"),
+    ({"operate_token_file": "/f", "operate_token_env": "E"}, "admin.operate_token_env"),
+    ({"operate_token_file": "/f", "token_file": "/g"}, "admin.operate_token_file"),
+])
+def test_conflicting_token_sources_name_their_path(admin: dict[str, str], path: str) -> None:
+    assert error_of(edited("admin", admin)).path == path
+
+
+def test_a_read_token_equal_to_the_operate_token_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KFP_TEST_SAME", "same")
+    raw = edited("admin", {"read_token_env": "KFP_TEST_SAME", "operate_token_env": "KFP_TEST_SAME"})
+    with pytest.raises(ConfigError) as caught:
+        read_admin_tokens(parse(raw))
+    assert caught.value.path == "admin.read_token_env"

@@ -1,0 +1,59 @@
+"""Clusters with an authorizer, and the ACLs / SCRAM users / topic configs the governance tests set.
+
+All on the PLAINTEXT listener: its principal is User:ANONYMOUS, made a super user, and
+`allow.everyone.if.no.acl.found` keeps clients without ACLs working, so the harness needs neither
+TLS nor SASL to exercise DescribeAcls and DescribeUserScramCredentials against a real authorizer.
+"""
+
+from __future__ import annotations
+
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # re-exported at run time, not in the stubs
+    AclBinding,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    ResourcePatternType,
+    ResourceType,
+    ScramCredentialInfo,
+    ScramMechanism,
+    UserScramCredentialUpsertion,
+)
+
+AUTHORIZER_OVERRIDES = {
+    "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+    "allow.everyone.if.no.acl.found": "true",
+    "super.users": "User:ANONYMOUS",
+}
+TIMEOUT_S = 30.0
+
+
+def topic_read_acl(principal: str, topic: str) -> AclBinding:
+    return AclBinding(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, principal, "*",
+                      AclOperation.READ, AclPermissionType.ALLOW)
+
+
+def create_acls(bootstrap: str, bindings: list[AclBinding]) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_acls(bindings, request_timeout=TIMEOUT_S).values():
+        future.result(TIMEOUT_S)
+
+
+def add_scram_user(bootstrap: str, user: str, password: str, mechanism: str = "SCRAM-SHA-512",
+                   iterations: int = 4096) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    info = ScramCredentialInfo(ScramMechanism[mechanism.replace("-", "_")], iterations)
+    upsert = UserScramCredentialUpsertion(user, info, password.encode())
+    for future in admin.alter_user_scram_credentials([upsert], request_timeout=TIMEOUT_S).values():
+        future.result(TIMEOUT_S)
+
+
+def set_topic_config(bootstrap: str, topic: str, name: str, value: str) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic,
+                              incremental_configs=[ConfigEntry(name, value,
+                                                               incremental_operation=AlterConfigOpType.SET)])
+    for future in admin.incremental_alter_configs([resource]).values():
+        future.result(TIMEOUT_S)
