@@ -51,6 +51,7 @@ class ProxyServer:
             ctx.spawn(monitor.run(), f"monitor-{name}")
         ctx.spawn(ctx.close_idle_clients(), "idle-clients")
         ctx.spawn(self.control.executor.observe_progress(), "mirror-progress")
+        ctx.spawn(self.control.readiness_loop(), "readiness")
         await self._wait_first_views()
         listeners = self.config.listeners
         bootstrap = await loop.create_server(lambda: ClientConnection(ctx, None), listeners.bind_host,

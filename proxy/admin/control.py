@@ -6,11 +6,14 @@ and, for switches and fences, to the executor that drives the pure switch state 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from proxy.admin.api import SwitchRejected
 from proxy.admin.audit import AuditLog
 from proxy.dataplane.context import ProxyContext
+from proxy.readiness.collect import ReadinessReader
+from proxy.readiness.scoring import score
 from proxy.state.store import SwitchStateStore
 from proxy.switch.executor import SwitchExecutor, SwitchRefused
 from proxy.upstream.cluster_admin import AdminError
@@ -23,9 +26,40 @@ class Control:
                  store: SwitchStateStore | None = None) -> None:
         self.context = context
         self.executor = SwitchExecutor(context, audit, store)
+        self._exported_requests: dict[tuple[str, str], int] = {}
+        self.readiness_reader = ReadinessReader(self, context.config.readiness.transfer_price_per_gb)
 
     def status(self) -> dict[str, Any]:
         return {**self.context.status(), "switch": self.executor.status(), "state": self.executor.state_status()}
+
+    def readiness(self, target: str) -> dict[str, Any]:
+        """The scorecard for a switch to `target`; its scores also go to the metrics."""
+        if target not in self.context.config.clusters:
+            raise SwitchRejected(f"unknown cluster {target!r}")
+        card = score(self.readiness_reader.evidence(target))
+        metrics = self.context.metrics
+        for gate in card.gates:
+            metrics.readiness_score.labels(target, gate.gate).set(gate.score)
+        metrics.readiness_candidate.labels(target).set(1 if card.production_candidate else 0)
+        self._export_inventory()
+        return card.to_dict() | {"clients": self.context.inventory.snapshot()}
+
+    def _export_inventory(self) -> None:
+        metrics = self.context.metrics
+        for shape in self.context.inventory.snapshot():
+            labels = (shape["library"], shape["version"])
+            metrics.client_software_connections.labels(*labels).set(shape["open_connections"])
+            counted = self._exported_requests.get(labels, 0)
+            metrics.client_software_requests_total.labels(*labels).inc(max(0, shape["requests"] - counted))
+            self._exported_requests[labels] = max(counted, shape["requests"])
+
+    async def readiness_loop(self, every_s: float = 15.0) -> None:
+        """Keep the readiness gauges current for every cluster but the active one."""
+        while True:
+            await asyncio.sleep(every_s)
+            for name in self.context.config.clusters:
+                if name != self.context.active:
+                    self.readiness(name)
 
     def is_ready(self) -> bool:
         return self.context.is_ready()
