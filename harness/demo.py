@@ -107,7 +107,7 @@ def live_switch(a: Cluster, b: Cluster, load_s: float) -> bool:
         print(f"  switch {switch.switch_id}: {switch.outcome} ({switch.record.get('reason')})")
         print("  phases (ms): " + ", ".join(f"{k}={v}" for k, v in switch.phases_ms.items()))
         time.sleep(load_s / 2)
-        print_readiness(proxy, "A", "after the switch, the rollback gate's view (readiness --to A):", only="rollback")
+        print_readiness(proxy, "B", "after the switch, the rollback gate's view (readiness --to B):", only="rollback")
         producer.stop()
         consumer.wait_consumed(producer.acked_values, timeout_s=60)
         consumer.stop()

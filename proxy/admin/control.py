@@ -12,7 +12,8 @@ from typing import Any
 from proxy.admin.api import SwitchRejected
 from proxy.admin.audit import AuditLog
 from proxy.dataplane.context import ProxyContext
-from proxy.readiness.collect import ReadinessReader
+from proxy.log import admin as log
+from proxy.readiness.collect import ReadinessReader, previous_source
 from proxy.readiness.scoring import score
 from proxy.state.store import SwitchStateStore
 from proxy.switch.executor import SwitchExecutor, SwitchRefused
@@ -33,10 +34,16 @@ class Control:
         return {**self.context.status(), "switch": self.executor.status(), "state": self.executor.state_status()}
 
     def readiness(self, target: str) -> dict[str, Any]:
-        """The scorecard for a switch to `target`; its scores also go to the metrics."""
+        """The scorecard for a switch to `target` (from the active cluster, or, once `target` is
+        active, from the cluster the last switch left); its scores also go to the metrics."""
         if target not in self.context.config.clusters:
             raise SwitchRejected(f"unknown cluster {target!r}")
-        card = score(self.readiness_reader.evidence(target))
+        source = None
+        if target == self.context.active:
+            source = previous_source(self.readiness_reader.records(), target)
+            if source is None:
+                raise SwitchRejected(f"{target} is the active cluster and no switch into it is recorded")
+        card = score(self.readiness_reader.evidence(target, source))
         metrics = self.context.metrics
         for gate in card.gates:
             metrics.readiness_score.labels(target, gate.gate).set(gate.score)
@@ -58,8 +65,12 @@ class Control:
         while True:
             await asyncio.sleep(every_s)
             for name in self.context.config.clusters:
-                if name != self.context.active:
+                try:
                     self.readiness(name)
+                except SwitchRejected:
+                    continue  # the active cluster before any switch into it
+                except Exception:  # evidence is best effort: the loop must outlive one bad reading
+                    log.exception("readiness of %s could not be scored", name)
 
     def is_ready(self) -> bool:
         return self.context.is_ready()

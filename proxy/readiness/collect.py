@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from proxy.admin.fleet_view import fleet_view
+from proxy.readiness.mirror import STALE_AFTER_S
 from proxy.readiness.scoring import ClientShape, Evidence, GovernanceDifference, SwitchSeen
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -74,11 +75,31 @@ def switches(records: Sequence[Mapping[str, Any]]) -> list[SwitchSeen]:
             passed = r.get("outcome") == "succeeded" and all(g.get("status") == "passed" for g in gates.values())
         else:
             passed = r.get("outcome") == "succeeded"
-        finished = r.get("finished_at_ms")
         out.append(SwitchSeen(str(r.get("switch_id")), str(r.get("source")), str(r.get("target")),
-                              bool(r.get("dry_run")), r.get("outcome"),
-                              None if finished is None else finished / 1000.0, passed))
+                              bool(r.get("dry_run")), r.get("outcome"), finished_wall_s(r), passed))
     return out
+
+
+def finished_wall_s(record: Mapping[str, Any]) -> float | None:
+    """Wall-clock end of a switch: its id carries the local wall time it was asked for
+    (`sw-YYYYmmddTHHMMSS-n`), and its *_at_ms fields are loop-clock, so only their difference counts."""
+    parts = str(record.get("switch_id", "")).split("-")
+    requested, finished = record.get("requested_at_ms"), record.get("finished_at_ms")
+    if len(parts) < 3 or not isinstance(requested, int | float) or not isinstance(finished, int | float):
+        return None
+    try:
+        asked = time.mktime(time.strptime(parts[1], "%Y%m%dT%H%M%S"))
+    except ValueError:
+        return None
+    return asked + max(0.0, (finished - requested) / 1000.0)
+
+
+def previous_source(records: Sequence[Mapping[str, Any]], target: str) -> str | None:
+    """The cluster the last succeeded switch into `target` left (to score a switch already made)."""
+    landed = [r for r in records if r.get("target") == target and not r.get("dry_run")
+              and r.get("outcome") == "succeeded"]
+    latest = max(landed, key=lambda r: finished_wall_s(r) or 0.0, default=None)
+    return None if latest is None else str(latest.get("source"))
 
 
 class ReadinessReader:
@@ -87,6 +108,7 @@ class ReadinessReader:
     def __init__(self, control: Any, transfer_price_per_gb: float | None = None,
                  governance: GovernanceSource | None = None, started_at_s: float | None = None) -> None:
         self.control = control
+        self.stale_after_s = STALE_AFTER_S
         self.price = transfer_price_per_gb
         self.started_at_s = started_at_s or time.time()
         self.governance = governance or TopicNamesGovernance(self._topics_of)
@@ -96,11 +118,17 @@ class ReadinessReader:
         view = monitors[cluster].view if cluster in monitors else None
         return set(view.topic_ids) if view is not None and view.reachable else None
 
-    def evidence(self, target: str, now_s: float | None = None) -> Evidence:
+    def records(self) -> list[dict[str, Any]]:
+        executor = self.control.executor
+        return [*executor.stored_records.values(), *(r.to_dict() for r in executor.records.values())]
+
+    def evidence(self, target: str, source: str | None = None, now_s: float | None = None) -> Evidence:
+        """Evidence for a switch source -> target; source defaults to the active cluster (a switch
+        already made is scored from the cluster it left, so its rollback gate stays answerable)."""
         now = time.time() if now_s is None else now_s
         ctx, executor = self.control.context, self.control.executor
         config = ctx.config
-        active = ctx.active
+        active = source or ctx.active
         view = ctx.monitors[target].view
         snapshot = ctx.inventory.snapshot()
         source_topics, target_topics = self._topics_of(active), self._topics_of(target)
@@ -115,7 +143,7 @@ class ReadinessReader:
         bytes_per_s = produce_bytes / uptime if snapshot else None
         records_per_s = forward.records_per_s() if forward is not None else None
         avg = bytes_per_s / records_per_s if bytes_per_s and records_per_s else None
-        records = [*executor.stored_records.values(), *(r.to_dict() for r in executor.records.values())]
+        records = self.records()
         differences = self.governance.differences(active, target)
         return Evidence(
             active=active, target=target, now_s=now,
@@ -126,7 +154,7 @@ class ReadinessReader:
             fleet_off_state=list(fleet.problems),
             mirror_configured=config.has_mirror(active, target),
             mirror_lag_records=forward.lag_records if forward is not None else None,
-            mirror_progress_fresh=forward is not None and forward.moving(now),
+            mirror_progress_fresh=forward is not None and forward.moving(now, self.stale_after_s),
             reverse_mirror_configured=config.has_mirror(target, active),
             reverse_lag_records=reverse.lag_records if reverse is not None else None,
             switches=switches(records),
