@@ -233,7 +233,7 @@ def governance(ev: Evidence) -> GateScore:
     if any(d.severity == "blocking" for d in ev.governance):
         return GateScore(gate, 0, "blocking differences between A and B", evidence, "fix the blocking differences")
     if diffs or ev.governance_source != "comparison":
-        rule = "warnings only" if diffs else "topic names and partition counts agree (configs and ACLs unchecked)"
+        rule = "warnings only" if diffs else "topic names agree (partition counts, configs and ACLs unchecked)"
         return GateScore(gate, 1, rule, evidence, "a full comparison (configs, ACLs) without differences")
     return GateScore(gate, 2, "the governance comparison found no difference", evidence, "")
 
