@@ -81,7 +81,7 @@ def test_a_fresh_pair_with_mm2_scores_as_the_rules_say_and_a_dry_run_raises_offs
     assert scores(fresh) == {"compatibility": 1, "offsets": 1, "routing": 1, "cost": 1, "governance": 1,
                              "rollback": 0, "observability": 2}
     assert not fresh["production_candidate"]  # no reverse mirror B->A
-    assert "librdkafka" in {c["library"] for c in fresh["clients"]}
+    assert "confluent-kafka-python" in {c["library"] for c in fresh["clients"]}
     assert gate(fresh, "compatibility")["evidence"]["idempotent_producers"]
     assert gate(fresh, "cost")["evidence"]["monthly_transfer_cost"] is not None
     run = workload.run_switch(proxy, "B", dry_run=True, timeout_s=30)
