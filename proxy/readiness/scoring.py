@@ -118,6 +118,15 @@ def _cite(record: SwitchSeen | None, now_s: float) -> dict[str, Any] | None:
             "finished_at_s": record.finished_at_s, "age_s": round(now_s - record.finished_at_s, 1)}
 
 
+def _one_or_two(gate: str, evidence: dict[str, Any], key: str, record: SwitchSeen | None, now_s: float,
+                without: tuple[str, str], proven: str) -> GateScore:
+    """2 when a recorded switch or drill proves the gate (cited under `key`), else 1 with its remedy."""
+    evidence[key] = _cite(record, now_s)
+    if record is None:
+        return GateScore(gate, 1, without[0], evidence, without[1])
+    return GateScore(gate, 2, proven, evidence, "")
+
+
 def compatibility(ev: Evidence) -> GateScore:
     """Every API version a client uses must exist on B; 2 when every shape has crossed a switch."""
     gate = "compatibility"
@@ -168,12 +177,10 @@ def offsets(ev: Evidence) -> GateScore:
     if ev.mirror_lag_records is None or not ev.mirror_progress_fresh:
         return GateScore(gate, 0, "MM2 progress not moving (stopped, or never read): groups cannot be translated now",
                          evidence, "start MirrorMaker 2 and let its offset syncs flow")
-    dry = _last(ev.switches, ev.active, ev.target)
-    evidence["last_passing_drill"] = _cite(dry, ev.now_s)
-    if dry is None:
-        return GateScore(gate, 1, "MM2 copies and syncs; no dry run to B proved every group's position", evidence,
-                         f"kafka-failover-proxy switch --to {ev.target} --dry-run")
-    return GateScore(gate, 2, "MM2 copies and syncs and a dry run proved every group's position", evidence, "")
+    return _one_or_two(gate, evidence, "last_passing_drill", _last(ev.switches, ev.active, ev.target), ev.now_s,
+                       ("MM2 copies and syncs; no dry run to B proved every group's position",
+                        f"kafka-failover-proxy switch --to {ev.target} --dry-run"),
+                       "MM2 copies and syncs and a dry run proved every group's position")
 
 
 def routing(ev: Evidence) -> GateScore:
@@ -246,12 +253,9 @@ def rollback(ev: Evidence) -> GateScore:
     if not ev.reverse_mirror_configured:
         return GateScore(gate, 0, f"no reverse mirror {ev.target}->{ev.active} configured", evidence,
                          f"run MM2 {ev.target}->{ev.active} and add it to mirrors:")
-    failback = _last(ev.switches, ev.target, ev.active)
-    evidence["last_failback"] = _cite(failback, ev.now_s)
-    if failback is None:
-        return GateScore(gate, 1, "reverse mirror configured; no failback rehearsed", evidence,
-                         f"drill a switch to {ev.target} and back")
-    return GateScore(gate, 2, "reverse mirror configured and a failback rehearsed", evidence, "")
+    return _one_or_two(gate, evidence, "last_failback", _last(ev.switches, ev.target, ev.active), ev.now_s,
+                       ("reverse mirror configured; no failback rehearsed", f"drill a switch to {ev.target} and back"),
+                       "reverse mirror configured and a failback rehearsed")
 
 
 def observability(ev: Evidence) -> GateScore:
