@@ -81,7 +81,8 @@ class ProxyServer:
             return {"bootstrap": self.audit.instance, "admin": f"{self.config.admin.bind_host}:{self.admin_port}",
                     "active": ctx.active, "switch_epoch": ctx.switch_epoch,
                     "fenced": executor.produce_fence.fenced, "max_brokers": listeners.max_brokers,
-                    "leading": executor.leading()}
+                    "leading": executor.leading(),
+                    "reachable": sorted(name for name, m in ctx.monitors.items() if m.view.reachable)}
 
         fleet = EtcdFleet(executor.store, self.audit.instance or "?", self.config.state.lease_ttl_s, describe)
         await fleet.join()

@@ -152,6 +152,8 @@ class ReadinessReader:
             target_brokers=len(view.brokers), target_topics_missing=missing,
             fleet_instances=max(1, len(members)),
             fleet_off_state=list(fleet.problems),
+            fleet_cut_off=[str(m.get("instance")) for m in members
+                           if isinstance(m.get("reachable"), list) and target not in m["reachable"]],
             mirror_configured=config.has_mirror(active, target),
             mirror_lag_records=forward.lag_records if forward is not None else None,
             mirror_progress_fresh=forward is not None and forward.moving(now, self.stale_after_s),

@@ -73,6 +73,7 @@ class Evidence:
     target_topics_missing: Sequence[str] = ()  # topics A has that B's metadata lacks
     fleet_instances: int = 1
     fleet_off_state: Sequence[str] = ()  # instances not on the stored cluster/epoch
+    fleet_cut_off: Sequence[str] = ()  # instances whose own monitor cannot reach the target
     mirror_configured: bool = False  # active -> target
     mirror_lag_records: int | None = None  # None: no progress read (MM2 state unknown or stopped)
     mirror_progress_fresh: bool = False  # MM2 committed offsets moved since the previous reading
@@ -188,10 +189,14 @@ def routing(ev: Evidence) -> GateScore:
     gate = "routing"
     evidence: dict[str, Any] = {"reachable": ev.target_reachable, "brokers": ev.target_brokers,
                                 "topics_missing_on_target": list(ev.target_topics_missing)[:20],
-                                "instances": ev.fleet_instances, "instances_off_state": list(ev.fleet_off_state)}
+                                "instances": ev.fleet_instances, "instances_off_state": list(ev.fleet_off_state),
+                                "instances_cut_off": list(ev.fleet_cut_off)}
     if not ev.target_reachable or ev.target_brokers == 0:
         return GateScore(gate, 0, f"{ev.target} unreachable or without brokers", evidence,
                          f"make {ev.target}'s brokers reachable from every proxy instance")
+    if ev.fleet_cut_off:
+        return GateScore(gate, 0, f"an instance cannot reach {ev.target}", evidence,
+                         f"open the path from {', '.join(ev.fleet_cut_off)} to {ev.target}'s brokers")
     if ev.fleet_off_state:
         return GateScore(gate, 0, "an instance is not on the stored cluster and epoch", evidence,
                          "kafka-failover-proxy fleet; restart or reconnect that instance")

@@ -101,6 +101,10 @@ class TestRouting:
     def test_an_instance_off_the_stored_state_scores_zero(self) -> None:
         assert routing(replace(ready(), fleet_off_state=["p2 is on B at epoch 3"])).score == 0
 
+    def test_an_instance_that_cannot_reach_the_target_scores_zero_and_is_named(self) -> None:
+        gate = routing(replace(ready(), fleet_instances=3, fleet_cut_off=["127.0.0.1:9192"]))
+        assert gate.score == 0 and "127.0.0.1:9192" in gate.raise_by
+
     def test_missing_topics_on_the_target_score_one(self) -> None:
         assert routing(replace(ready(), target_topics_missing=["orders"])).score == 1
 
