@@ -39,12 +39,12 @@ class ClientInventory:
 
     def __init__(self) -> None:
         self.shapes: dict[tuple[str, str], ShapeTally] = {}
-        self._of: dict[Any, ShapeTally] = {}
+        self._of: dict[int, ShapeTally] = {}  # id(connection): ids are unique while it is open
         self.epoch = 0  # the proxy's switch epoch, kept current by the context
 
     def on_request(self, client: Any, api_key: int, version: int, frame: memoryview, header_length: int) -> None:
         """Count one request; an ApiVersions v3+ request names the connection's library."""
-        tally = self._of.get(client)
+        tally = self._of.get(id(client))
         if tally is None or api_key == 18:
             tally = self._attach(client, self._software(version, frame[header_length:]) if api_key == 18
                                  else UNKNOWN, tally)
@@ -57,7 +57,7 @@ class ClientInventory:
 
     def forget(self, client: Any) -> None:
         """The connection closed: only its aggregate counts stay."""
-        tally = self._of.pop(client, None)
+        tally = self._of.pop(id(client), None)
         if tally is not None:
             tally.open_connections -= 1
 
@@ -73,7 +73,7 @@ class ClientInventory:
             tally = self.shapes.setdefault(shape, ShapeTally(first_epoch=self.epoch))
         tally.open_connections += 1
         tally.total_connections += 1
-        self._of[client] = tally
+        self._of[id(client)] = tally
         return tally
 
     @staticmethod
