@@ -21,6 +21,8 @@ from harness.cluster import Cluster, ClusterSpec, start_clusters, stop_clusters
 from harness.mirror import Mirror, start_mirror, wait_for_records
 from harness.proxy_thread import ProxyThread, proxy_config
 
+DEMO_PRICE_PER_GB = 0.02  # an illustrative inter-region transfer price, for the cost gate
+
 
 def start_regions() -> tuple[Cluster, Cluster]:
     started = time.monotonic()
@@ -89,7 +91,8 @@ def live_switch(a: Cluster, b: Cluster, load_s: float) -> bool:
     from harness import workload
 
     proxy = ProxyThread(proxy_config({"A": a.bootstrap, "B": b.bootstrap}, "A",
-                                     mirrors=[{"source": "A", "target": "B"}])).start()
+                                     mirrors=[{"source": "A", "target": "B"}],
+                                     readiness={"transfer_price_per_gb": DEMO_PRICE_PER_GB})).start()
     try:
         print(f"proxy: clients bootstrap at {proxy.bootstrap}; active cluster A")
         topic = f"demo-orders-{uuid.uuid4().hex[:6]}"
@@ -98,11 +101,13 @@ def live_switch(a: Cluster, b: Cluster, load_s: float) -> bool:
         producer = workload.producer("confluent", proxy.bootstrap, topic, rate=200).start()
         consumer = workload.consumer("confluent", proxy.bootstrap, topic, f"demo-group-{topic}").start()
         time.sleep(load_s / 2)
+        print_readiness(proxy, "B", "readiness of B before its switch (kafka-failover-proxy readiness --to B):")
         print("switching to B (planned) under load ...")
         switch = workload.run_switch(proxy, "B", timeout_s=60)
         print(f"  switch {switch.switch_id}: {switch.outcome} ({switch.record.get('reason')})")
         print("  phases (ms): " + ", ".join(f"{k}={v}" for k, v in switch.phases_ms.items()))
         time.sleep(load_s / 2)
+        print_readiness(proxy, "B", "after the switch, the rollback gate's view (readiness --to B):", only="rollback")
         producer.stop()
         consumer.wait_consumed(producer.acked_values, timeout_s=60)
         consumer.stop()
@@ -117,6 +122,23 @@ def live_switch(a: Cluster, b: Cluster, load_s: float) -> bool:
           f"{p.unavailable_ms if p.unavailable_ms is None else round(p.unavailable_ms)} ms "
           f"(switch call to the first ack on B), longest ack gap {round(p.max_ack_gap_ms or 0)} ms")
     return switch.outcome == "succeeded" and verdict.lost == 0 and verdict.duplicates == 0
+
+
+def print_readiness(proxy: ProxyThread, target: str, title: str, only: str | None = None) -> None:
+    """The scorecard as the CLI prints it (through the admin API), or one gate of it."""
+    from proxy import cli
+
+    print(title)
+    if only is None:
+        code = cli.main(["readiness", "--to", target, "--admin-url", proxy.admin_url])
+        print(f"  (exit code {code}: {'production candidate' if code == 0 else 'not a production candidate'})")
+        return
+    card = proxy.call(lambda: proxy.server.control.readiness(target))
+    gate = next(g for g in card["gates"] if g["gate"] == only)
+    print(f"  {gate['gate']}: {gate['score']} - {gate['rule']}")
+    print(f"  evidence: {gate['evidence']}")
+    if gate["raise_by"]:
+        print(f"  to raise it: {gate['raise_by']}")
 
 
 def live_fleet_switch(a: Cluster, b: Cluster, load_s: float, instances: int) -> bool:

@@ -55,6 +55,7 @@ class ProxyServer:
             ctx.spawn(monitor.run(), f"monitor-{name}")
         ctx.spawn(ctx.close_idle_clients(), "idle-clients")
         ctx.spawn(self.control.executor.observe_progress(), "mirror-progress")
+        ctx.spawn(self.control.readiness_loop(), "readiness")
         await self._wait_first_views()
         listeners = self.config.listeners
         tls = self.listener_tls.listening if self.listener_tls else None
@@ -88,7 +89,8 @@ class ProxyServer:
             return {"bootstrap": self.audit.instance, "admin": f"{self.config.admin.bind_host}:{self.admin_port}",
                     "active": ctx.active, "switch_epoch": ctx.switch_epoch,
                     "fenced": executor.produce_fence.fenced, "max_brokers": listeners.max_brokers,
-                    "leading": executor.leading()}
+                    "leading": executor.leading(),
+                    "reachable": sorted(name for name, m in ctx.monitors.items() if m.view.reachable)}
 
         fleet = EtcdFleet(executor.store, self.audit.instance or "?", self.config.state.lease_ttl_s, describe)
         await fleet.join()

@@ -12,6 +12,7 @@ import os
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -19,6 +20,7 @@ from proxy.admin.api import DEFAULT_SWITCH_TIMEOUT_S, FINAL_PHASES
 from proxy.admin.fleet_view import fleet_view
 from proxy.config import WILDCARD_HOSTS, ConfigError, ProxyConfig, load, read_admin_tokens
 from proxy.log import configure_logging
+from proxy.readiness.scoring import render_table
 from proxy.state.store import StateStoreError
 
 OK, FAILED, USAGE = 0, 1, 2
@@ -120,6 +122,18 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     if not args.json:
         print("\n".join(view.lines))
     return OK if view.agreed else FAILED
+
+
+def cmd_readiness(args: argparse.Namespace) -> int:
+    """Exit 0 only for a production candidate (no zero in compatibility, offsets, routing, rollback)."""
+    status, answer = admin_client(args).call("GET", f"/v1/readiness?target={urllib.parse.quote(args.to)}")
+    if status != 200 or not isinstance(answer, dict):
+        return _report(status, answer)
+    if args.json:
+        _print(answer)
+    else:
+        print(render_table(answer))
+    return OK if answer.get("production_candidate") else FAILED
 
 
 def cmd_fence(args: argparse.Namespace) -> int:
@@ -268,6 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
     fleet = _admin_command(commands, "fleet", "list the fleet's instances; exit 1 if one is not on the "
                                               "stored cluster and epoch", cmd_fleet)
     fleet.add_argument("--json", action="store_true", help="print the members as JSON")
+    ready = _admin_command(commands, "readiness", "score the seven failover gates for a switch to a cluster; "
+                                                  "exit 0 only for a production candidate", cmd_readiness)
+    ready.add_argument("--to", required=True, metavar="CLUSTER")
+    ready.add_argument("--json", action="store_true", help="print the scorecard as JSON")
     _admin_command(commands, "fence", "refuse produce and new transactions", cmd_fence)
     _admin_command(commands, "unfence", "lift the fence", cmd_unfence)
     return parser

@@ -159,6 +159,11 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadinessConfig:
+    transfer_price_per_gb: float | None = None  # cross-region transfer price, for the cost gate
+
+
+@dataclass(frozen=True, slots=True)
 class ProxyConfig:
     virtual_cluster: VirtualClusterConfig
     listeners: ListenersConfig
@@ -170,6 +175,7 @@ class ProxyConfig:
     switch: SwitchConfig = field(default_factory=SwitchConfig)
     state: StateConfig = field(default_factory=StateConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    readiness: ReadinessConfig = field(default_factory=ReadinessConfig)
 
     def broker_port(self, node: int) -> int:
         """The proxy port of virtual node `node` (fixed for the life of the deployment)."""
@@ -200,7 +206,7 @@ def load(path: str | os.PathLike[str]) -> ProxyConfig:
 def parse(raw: object) -> ProxyConfig:
     """Build a ProxyConfig from plain data, or raise ConfigError at the first bad key."""
     top = _section(raw, "", ("virtual_cluster", "listeners", "clusters", "active", "mirrors", "admin",
-                             "limits", "switch", "state", "logging"))
+                             "limits", "switch", "state", "logging", "readiness"))
     clusters = _clusters(top.get("clusters", _REQUIRED))
     config = ProxyConfig(
         virtual_cluster=_virtual_cluster(top.get("virtual_cluster", {})),
@@ -213,6 +219,7 @@ def parse(raw: object) -> ProxyConfig:
         switch=_switch(top.get("switch", {})),
         state=_state(top.get("state", {})),
         logging=_logging(top.get("logging", {})),
+        readiness=_readiness(top.get("readiness", {})),
     )
     _check_ports(config)
     return config
@@ -450,6 +457,16 @@ def _logging(raw: object) -> LoggingConfig:
     if level not in LOG_LEVELS:
         raise ConfigError("logging.level", f"expected one of {', '.join(LOG_LEVELS)}, got {d['level']!r}")
     return LoggingConfig(level=level, json=_bool(d, "json", "logging", False))
+
+
+def _readiness(raw: object) -> ReadinessConfig:
+    d = _section(raw, "readiness", ("transfer_price_per_gb",))
+    price = d.get("transfer_price_per_gb")
+    if price is None:
+        return ReadinessConfig()
+    if isinstance(price, bool) or not isinstance(price, int | float) or not math.isfinite(price) or price < 0:
+        raise ConfigError("readiness.transfer_price_per_gb", f"expected a price >= 0, got {price!r}")
+    return ReadinessConfig(float(price))
 
 
 def _check_ports(config: ProxyConfig) -> None:

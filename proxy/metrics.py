@@ -184,6 +184,15 @@ class Metrics:
         self.state_switch_epoch = self._gauge("kfp_state_switch_epoch", "Switch epoch in the switch-state store")
         self.state_write_errors = self._counter("kfp_state_write_errors_total",
                                                 "Writes to the switch-state store that failed")
+        self.readiness_score = self._gauge("kfp_readiness_score",
+                                           "Readiness gate score 0/1/2 for a switch to target", ("target", "gate"))
+        self.readiness_candidate = self._gauge("kfp_readiness_production_candidate",
+                                               "1 when no critical readiness gate scores 0", ("target",))
+        self.client_software_connections = self._gauge(
+            "kfp_client_software_connections", "Open client connections by library and version",
+            ("library", "version"))
+        self.client_software_requests_total = self._counter(
+            "kfp_client_software_requests_total", "Requests by client library and version", ("library", "version"))
         self._fenced_requests = _Children(self.fenced_requests_total.labels, _by_api)
         self._switches = _Children(self.switches_total.labels, _one)
         self._phases = _Children(self.switch_phase_seconds.labels, _one)

@@ -1,6 +1,6 @@
 """The admin HTTP API (aiohttp, in the proxy's own loop).
 
-Routes: GET /metrics, /healthz, /readyz, and under /v1: GET status, POST switch, GET switch/{id},
+Routes: GET /metrics, /healthz, /readyz, and under /v1: GET status, GET readiness?target=, POST switch, GET switch/{id},
 POST fence, POST unfence, POST transactions/abort (a dead producer's transaction blocking a
 switch). The admin layer knows the proxy only through `ProxyControl`, so it is
 tested with a fake.
@@ -58,6 +58,8 @@ class ProxyControl(Protocol):
     async def governance_preflight(self, target: str, mode: str, accept_gaps: bool) -> dict[str, Any] | None:
         """The governance gate's report (evidence), or SwitchRejected naming what B lacks."""
         ...
+
+    def readiness(self, target: str) -> dict[str, Any]: ...
 
     def start_switch(self, target: str, mode: str, dry_run: bool, timeout_s: float,
                      accept_replay: bool = False, governance: dict[str, Any] | None = None) -> str: ...
@@ -224,6 +226,15 @@ class _AdminApi:
     async def status(self, request: web.Request) -> web.Response:
         return _json(self.control.status())
 
+    async def readiness(self, request: web.Request) -> web.Response:
+        target = request.query.get("target")
+        if not target:
+            return _error(400, "target: expected ?target=<cluster>")
+        try:
+            return _json(self.control.readiness(target))
+        except SwitchRejected as exc:
+            return _error(404, exc.reason)
+
     async def start_switch(self, request: web.Request) -> web.Response:
         caller = caller_of(request)
         try:
@@ -302,6 +313,7 @@ def build_admin_app(control: ProxyControl, metrics: Metrics, token: str | AdminT
     app.router.add_get("/healthz", api.healthz, name="healthz")
     app.router.add_get("/readyz", api.readyz, name="readyz")
     app.router.add_get("/v1/status", api.status, name="status")
+    app.router.add_get("/v1/readiness", api.readiness, name="readiness")
     app.router.add_post("/v1/switch", api.start_switch, name="switch")
     app.router.add_get("/v1/switch/{switch_id}", api.switch_record, name="switch_record")
     app.router.add_post("/v1/fence", api.fence, name="fence")

@@ -6,11 +6,15 @@ and, for switches and fences, to the executor that drives the pure switch state 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from proxy.admin.api import SwitchRejected
 from proxy.admin.audit import AuditLog
 from proxy.dataplane.context import ProxyContext
+from proxy.log import admin as log
+from proxy.readiness.collect import ReadinessReader, previous_source
+from proxy.readiness.scoring import score
 from proxy.state.store import SwitchStateStore
 from proxy.switch.executor import SwitchExecutor, SwitchRefused
 from proxy.upstream.cluster_admin import AdminError
@@ -23,9 +27,50 @@ class Control:
                  store: SwitchStateStore | None = None) -> None:
         self.context = context
         self.executor = SwitchExecutor(context, audit, store)
+        self._exported_requests: dict[tuple[str, str], int] = {}
+        self.readiness_reader = ReadinessReader(self, context.config.readiness.transfer_price_per_gb)
 
     def status(self) -> dict[str, Any]:
         return {**self.context.status(), "switch": self.executor.status(), "state": self.executor.state_status()}
+
+    def readiness(self, target: str) -> dict[str, Any]:
+        """The scorecard for a switch to `target` (from the active cluster, or, once `target` is
+        active, from the cluster the last switch left); its scores also go to the metrics."""
+        if target not in self.context.config.clusters:
+            raise SwitchRejected(f"unknown cluster {target!r}")
+        source = None
+        if target == self.context.active:
+            source = previous_source(self.readiness_reader.records(), target)
+            if source is None:
+                raise SwitchRejected(f"{target} is the active cluster and no switch into it is recorded")
+        card = score(self.readiness_reader.evidence(target, source))
+        metrics = self.context.metrics
+        for gate in card.gates:
+            metrics.readiness_score.labels(target, gate.gate).set(gate.score)
+        metrics.readiness_candidate.labels(target).set(1 if card.production_candidate else 0)
+        self._export_inventory()
+        return card.to_dict() | {"clients": self.context.inventory.snapshot()}
+
+    def _export_inventory(self) -> None:
+        metrics = self.context.metrics
+        for shape in self.context.inventory.snapshot():
+            labels = (shape["library"], shape["version"])
+            metrics.client_software_connections.labels(*labels).set(shape["open_connections"])
+            counted = self._exported_requests.get(labels, 0)
+            metrics.client_software_requests_total.labels(*labels).inc(max(0, shape["requests"] - counted))
+            self._exported_requests[labels] = max(counted, shape["requests"])
+
+    async def readiness_loop(self, every_s: float = 15.0) -> None:
+        """Keep the readiness gauges current for every cluster but the active one."""
+        while True:
+            await asyncio.sleep(every_s)
+            for name in self.context.config.clusters:
+                try:
+                    self.readiness(name)
+                except SwitchRejected:
+                    continue  # the active cluster before any switch into it
+                except Exception:  # evidence is best effort: the loop must outlive one bad reading
+                    log.exception("readiness of %s could not be scored", name)
 
     def is_ready(self) -> bool:
         return self.context.is_ready()

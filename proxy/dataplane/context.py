@@ -23,6 +23,7 @@ from proxy.dataplane.budget import BufferBudget, Verdict
 from proxy.dataplane.virtual_cluster import NodeMapper, VirtualCluster
 from proxy.log import proxy as log
 from proxy.metrics import Metrics
+from proxy.readiness.inventory import ClientInventory
 from proxy.security.upstream import upstream_security
 from proxy.upstream.monitor import ClusterView, UpstreamMonitor
 
@@ -79,6 +80,7 @@ class ProxyContext:
             for name, cluster in config.clusters.items()
         }
         self.api_versions = ApiVersionsAnswer(config.virtual_cluster.cluster_id)
+        self.inventory = ClientInventory()  # readiness evidence: libraries, versions, APIs used
         self.active = config.active
         self.switch_epoch = 0
         self.clients: set[ClientConnection] = set()
@@ -139,6 +141,7 @@ class ProxyContext:
         self.clients.discard(client)
         self.metrics.client_connections.set(len(self.clients))
         self.on_budget(self.budget.forget(client))
+        self.inventory.forget(client)
         for interceptor in self.interceptors:  # nothing per connection outlives it
             interceptor.forget(client)
 
@@ -259,6 +262,7 @@ class ProxyContext:
 
     def answer_locally(self, client: ClientConnection, header: RequestHeader, frame: memoryview
                        ) -> list[bytes] | None:
+        self.inventory.on_request(client, header.api_key, header.api_version, frame, header.header_length)
         if header.api_key == 18:
             _version, body = self.api_versions.respond(header.api_version, frame[header.header_length:],
                                                       client.virtual_node)
@@ -303,6 +307,7 @@ class ProxyContext:
         self.active = cluster
         self.monitors[cluster].poke()  # its topic ids, fresh: a topic MM2 created since the last poll
         self.switch_epoch = epoch
+        self.inventory.epoch = epoch
         self.metrics.set_active(cluster)
         self.metrics.switch_epoch.set(self.switch_epoch)
 

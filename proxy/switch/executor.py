@@ -17,6 +17,7 @@ from typing import Any
 from proxy.admin.audit import AuditLog
 from proxy.dataplane.context import WRITE_APIS, ProxyContext
 from proxy.log import switch as log
+from proxy.readiness.mirror import MirrorSeen
 from proxy.state.memory_store import MemoryStateStore
 from proxy.state.resume import Resumed
 from proxy.state.snapshot import ClusterState
@@ -77,6 +78,7 @@ class SwitchExecutor(DurableState):
         self.interceptor.on_rejoined = self._rejoined
         context.interceptors.append(self.interceptor)
         self.records: dict[str, SwitchRecord] = {}
+        self.mirror_seen: dict[tuple[str, str], MirrorSeen] = {}  # readiness evidence: is MM2 moving
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timer: asyncio.TimerHandle | None = None
@@ -178,6 +180,10 @@ class SwitchExecutor(DurableState):
                 lag += p.source_last_data_offset - (p.mirrored_upto if p.mirrored_upto is not None else -1)
         self.context.metrics.replication_lag(source, target).set(lag)
         self.last_lag[(source, target)] = lag
+        mirrored = sum(p.mirrored_upto + 1 for p in progress if p.mirrored_upto is not None)
+        produced = sum(p.source_end_offset for p in progress if p.source_end_offset is not None)
+        self.mirror_seen[(source, target)] = self.mirror_seen.get((source, target), MirrorSeen()).observe(
+            time.time(), lag, mirrored, produced)
 
     async def abort_transaction(self, cluster: str, transactional_id: str) -> dict[str, Any]:
         """Operator action: abort a dead producer's open transaction on `cluster` (fences that producer)."""

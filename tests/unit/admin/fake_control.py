@@ -19,6 +19,8 @@ class FakeControl:
         self.records: dict[str, dict[str, Any]] = {}
         self.polls_to_finish = polls_to_finish
         self.outcome = outcome
+        self.scores = {"compatibility": 1, "offsets": 1, "routing": 1, "cost": 1, "governance": 1, "rollback": 1,
+                       "observability": 2}
 
     async def governance_preflight(self, target: str, mode: str, accept_gaps: bool) -> dict[str, Any] | None:
         """Refuses like the real gate when `governance_gap` is set and not accepted."""
@@ -35,6 +37,18 @@ class FakeControl:
 
     def is_ready(self) -> bool:
         return self.ready
+
+    def readiness(self, target: str) -> dict[str, Any]:
+        """A scorecard from `self.scores` (gate -> score) for a known cluster."""
+        self.calls.append(("readiness", target))
+        if target not in ("A", "B"):
+            raise SwitchRejected(f"unknown cluster {target!r}")
+        from proxy.readiness.scoring import CRITICAL
+
+        gates = [{"gate": g, "score": s, "rule": f"rule of {g}", "evidence": {}, "raise_by": "" if s == 2 else "drill"}
+                 for g, s in self.scores.items()]
+        return {"target": target, "active": "A", "at_s": 0.0, "total": sum(self.scores.values()),
+                "production_candidate": all(self.scores[g] > 0 for g in CRITICAL), "gates": gates}
 
     def start_switch(self, target: str, mode: str, dry_run: bool, timeout_s: float,
                      accept_replay: bool = False, governance: dict[str, Any] | None = None) -> str:

@@ -285,3 +285,14 @@ def test_a_read_token_equal_to_the_operate_token_is_refused(monkeypatch: pytest.
     with pytest.raises(ConfigError) as caught:
         read_admin_tokens(parse(raw))
     assert caught.value.path == "admin.read_token_env"
+
+
+def test_readiness_takes_a_transfer_price_and_refuses_a_negative_one_or_an_unknown_key() -> None:
+    assert parse({**VALID, "readiness": {"transfer_price_per_gb": 0.02}}).readiness.transfer_price_per_gb == 0.02
+    assert parse(VALID).readiness.transfer_price_per_gb is None
+    with pytest.raises(ConfigError) as bad:
+        parse({**VALID, "readiness": {"transfer_price_per_gb": -1}})
+    assert bad.value.path == "readiness.transfer_price_per_gb"
+    with pytest.raises(ConfigError) as unknown:
+        parse({**VALID, "readiness": {"price": 1}})
+    assert "readiness" in unknown.value.path
