@@ -44,6 +44,26 @@ class TopicNamesGovernance:
                 for topic in sorted(user_topics(source) - dest)]
 
 
+class GateGovernance:
+    """The governance gate's latest comparison of the pair (every dry run and planned switch makes
+    one, refused or not); the fallback's answer until there is one."""
+
+    def __init__(self, reports: Mapping[tuple[str, str], Mapping[str, Any]], fallback: GovernanceSource) -> None:
+        self._reports = reports
+        self._fallback = fallback
+        self.name = fallback.name
+
+    def differences(self, active: str, target: str) -> Sequence[GovernanceDifference] | None:
+        report = self._reports.get((active, target))
+        if report is None:
+            self.name = self._fallback.name
+            return self._fallback.differences(active, target)
+        self.name = "comparison"
+        return [GovernanceDifference(f"{d.get('kind')} {d.get('subject')}",
+                                     f"{active}: {d.get('a')}; {target}: {d.get('b')}", str(d.get("severity")))
+                for d in report.get("differences", ())]
+
+
 def user_topics(topics: set[str]) -> set[str]:
     """Topics a client may use: not internal (`__...`), not MM2's own (`mm2-...`, `*.internal`, heartbeats)."""
     return {t for t in topics if not t.startswith(("__", "mm2-", "_"))
@@ -111,7 +131,8 @@ class ReadinessReader:
         self.stale_after_s = STALE_AFTER_S
         self.price = transfer_price_per_gb
         self.started_at_s = started_at_s or time.time()
-        self.governance = governance or TopicNamesGovernance(self._topics_of)
+        self.governance = governance or GateGovernance(getattr(control.executor, "last_governance", {}),
+                                                       TopicNamesGovernance(self._topics_of))
 
     def _topics_of(self, cluster: str) -> set[str] | None:
         monitors = self.control.context.monitors

@@ -91,6 +91,8 @@ class SwitchExecutor(DurableState):
         self._unknown_fate_at_fence = 0
         self.last_lag: dict[tuple[str, str], int] = {}
         self.governance: dict[str, dict[str, Any]] = {}
+        self.last_governance: dict[tuple[str, str], dict[str, Any]] = {}
+        """The latest governance comparison per (source, target), refused or not: readiness cites it."""
         for outcome in ("succeeded", "aborted"):  # present from the start, so increase() sees the first one
             context.metrics.switch_outcome(outcome)
 
@@ -110,6 +112,7 @@ class SwitchExecutor(DurableState):
         report = await read_and_compare(self._admin(source, background=True), self._admin(target, background=True),
                                         budget)
         evidence = {**report.to_dict(), "accepted_gaps": accept_gaps and bool(report.blocking)}
+        self.last_governance[(source, target)] = {**evidence, "compared_at_s": time.time()}
         reason = governance_gate(report, accept_gaps)
         if reason is not None and mode != "emergency":
             raise SwitchRefused(reason)
