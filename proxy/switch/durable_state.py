@@ -28,6 +28,8 @@ class DurableState(FleetFollowing):
 
     resumed: Resumed | None
     fleet_view: Callable[[], list[dict[str, Any]]] | None
+    governance: dict[str, dict[str, Any]]
+    """switch id -> the governance preflight's report (set before the switch starts)."""
     _writes: set[asyncio.Task[Any]]
     _ids: Iterator[int]
 
@@ -135,6 +137,8 @@ class DurableState(FleetFollowing):
         record = self.machine.record(switch_id) or self.records.get(switch_id)
         if record is not None:
             data = record.to_dict()
+            if switch_id in self.governance:  # the preflight's report belongs to the record it gated
+                data["evidence_governance"] = self.governance[switch_id]
             self.stored_records[switch_id] = data
             self._write_later(self.store.put_record(SWITCH_RECORDS, switch_id, data), f"record {switch_id}")
 
