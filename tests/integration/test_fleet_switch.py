@@ -17,11 +17,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import confluent_kafka
 import pytest
 
 from harness import processes, workload
 from harness.etcd import Etcd
-from harness.mirror import Mirror, start_mirror
+from harness.mirror import Mirror, start_mirror, wait_for_records
 from harness.proxy_process import ProxyProcess, raw_config
 from harness.tcp_link import TcpLink
 from harness.workload import SwitchRun, wait_until
@@ -67,8 +68,12 @@ def _fleet(a: Any, b: Any, etcd: Etcd, tmp_path: Path, proxies: list[ProxyProces
                                                admin={"token_file": str(token)})).start())
 
 
-def _producing_through(proxies: list[ProxyProcess], through: list[ProxyProcess], topic: str) -> list[Any]:
-    """Once every instance lists the whole fleet: a producer through each of `through`, past BEFORE acks."""
+def _producing_through(a: Any, b: Any, proxies: list[ProxyProcess], through: list[ProxyProcess], topic: str
+                       ) -> list[Any]:
+    """Once every instance lists the whole fleet and the mirror copies `topic` (another test of this
+    module may have frozen MirrorMaker; it can take a minute to resume): a producer through each of
+    `through`, past BEFORE acks."""
+    _mirror_copies(a, b, topic)
     wait_until(lambda: all(len(p.status()["state"]["fleet"]) == INSTANCES for p in proxies), 120,
                lambda: "fleet not registered", every_s=0.2)
     producers = [workload.producer("confluent", p.bootstrap, topic, rate=RATE, name=f"via-{proxies.index(p)}")
@@ -80,6 +85,14 @@ def _producing_through(proxies: list[ProxyProcess], through: list[ProxyProcess],
     return producers
 
 
+def _mirror_copies(a: Any, b: Any, topic: str) -> None:
+    """One record written to A straight away and seen on B: the module's MirrorMaker is copying."""
+    producer = confluent_kafka.Producer({"bootstrap.servers": a.bootstrap, "log_level": 3})
+    producer.produce(topic, b"mirror-probe")
+    producer.flush(30)
+    wait_for_records(b.bootstrap, topic, 1, timeout_s=MIRROR_READY_S)
+
+
 def test_a_switch_asked_of_one_instance_moves_the_fleet_losing_and_duplicating_nothing(
         cluster_a: Any, cluster_b: Any, mirror: Mirror, new_topic: Any, etcd: Etcd, tmp_path: Path) -> None:
     topic = new_topic(cluster_a, partitions=3)
@@ -87,13 +100,14 @@ def test_a_switch_asked_of_one_instance_moves_the_fleet_losing_and_duplicating_n
     producers: list[Any] = []
     try:
         _fleet(cluster_a, cluster_b, etcd, tmp_path, proxies)
-        producers.extend(_producing_through(proxies, proxies, topic))
+        producers.extend(_producing_through(cluster_a, cluster_b, proxies, proxies, topic))
         admin = AdminClient(proxies[0].admin_url, TOKEN)
         called_at = time.time()
         code, answer = admin.call("POST", "/v1/switch", {"target": "B", "timeout_s": 60})
         assert code == 202, answer
         wait_until(lambda: all(p.status()["switch_epoch"] == 1 for p in proxies), 120,
-                   lambda: "not every instance flipped", every_s=0.05)
+                   lambda: f"not every instance flipped: {admin.call('GET', '/v1/switch/' + answer['switch_id'])[1]}",
+                   every_s=0.05)
         last_flipped_s = time.time() - called_at
         record: dict[str, Any] = {}
 
@@ -134,7 +148,7 @@ def test_a_leader_killed_mid_switch_leaves_every_instance_on_the_source_unfenced
     try:
         _fleet(cluster_a, cluster_b, etcd, tmp_path, proxies)
         leader, followers = proxies[0], proxies[1:]
-        producers.extend(_producing_through(proxies, followers, topic))
+        producers.extend(_producing_through(cluster_a, cluster_b, proxies, followers, topic))
         admin = AdminClient(leader.admin_url, TOKEN)
         os.kill(mirror.pid, signal.SIGSTOP)  # catch-up cannot pass while MM2 copies nothing
         try:
@@ -184,7 +198,7 @@ def test_an_instance_cut_off_from_etcd_during_a_switch_fences_and_follows_the_fl
     with TcpLink(host, int(port)) as link:
         try:
             _fleet(cluster_a, cluster_b, etcd, tmp_path, proxies, etcd_via={2: f"http://{link.address}"})
-            producers.extend(_producing_through(proxies, proxies, topic))
+            producers.extend(_producing_through(cluster_a, cluster_b, proxies, proxies, topic))
             leader, cut_off = proxies[0], proxies[2]
             admin = AdminClient(leader.admin_url, TOKEN)
             link.cut()
@@ -202,7 +216,8 @@ def test_an_instance_cut_off_from_etcd_during_a_switch_fences_and_follows_the_fl
             fenced_while_cut = cut_off.metric("kfp_fenced")
             link.mend()
             wait_until(lambda: cut_off.status()["switch_epoch"] == 1 and cut_off.metric("kfp_fenced") == 0, 60,
-                       lambda: f"cut-off instance did not follow the flip: {cut_off.status()}", every_s=0.2)
+                       lambda: f"cut-off instance did not follow the flip of {record.get('outcome')} switch "
+                               f"({record.get('reason')}): {cut_off.status()}", every_s=0.2)
             for producer in producers:
                 producer.wait_acked(len(producer.acks) + AFTER, 120)
             statuses = [p.status() for p in proxies]
@@ -233,7 +248,7 @@ def test_etcd_restarted_mid_switch_leaves_every_instance_on_one_cluster(
     producers: list[Any] = []
     try:
         _fleet(cluster_a, cluster_b, etcd, tmp_path, proxies)
-        producers.extend(_producing_through(proxies, proxies, topic))
+        producers.extend(_producing_through(cluster_a, cluster_b, proxies, proxies, topic))
         admin = AdminClient(proxies[0].admin_url, TOKEN)
         os.kill(mirror.pid, signal.SIGSTOP)
         try:

@@ -96,8 +96,13 @@ def test_a_frozen_mirrormaker_drops_offsets_to_zero_while_producers_carry_on(set
     topic = f"ready-stop-{uuid.uuid4().hex[:6]}"
     produce_through(proxy, topic, 10)
     with paused(mirror):
-        deadline = time.monotonic() + 60
-        while gate(card(proxy), "offsets")["score"] != 0 and time.monotonic() < deadline:
+        deadline = time.monotonic() + 120  # 30 s without progress, read every 5 s, on a loaded machine
+
+        def stuck_with_lag() -> bool:
+            offsets = gate(card(proxy), "offsets")
+            return offsets["score"] == 0 and bool(offsets["evidence"]["emergency_replay_records"])
+
+        while not stuck_with_lag() and time.monotonic() < deadline:
             produce_through(proxy, topic, 20)
             time.sleep(1)
         stopped = card(proxy)
@@ -106,7 +111,7 @@ def test_a_frozen_mirrormaker_drops_offsets_to_zero_while_producers_carry_on(set
     assert offsets["score"] == 0 and "not moving" in offsets["rule"]
     assert offsets["evidence"]["emergency_replay_records"] > 0
     assert gate(stopped, "rollback")["score"] == 0
-    wait_for(lambda: gate(card(proxy), "offsets")["score"] > 0, 60, "offsets back once MM2 runs again")
+    wait_for(lambda: gate(card(proxy), "offsets")["score"] > 0, 180, "offsets back once MM2 runs again")
 
 
 def raw_request(sock: socket.socket, api_key: int, version: int, correlation_id: int, body: bytes) -> None:
