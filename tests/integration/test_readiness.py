@@ -27,22 +27,31 @@ PRICE = 0.02
 
 
 @pytest.fixture(scope="module")
-def setup(kafka_jars: Any) -> Iterator[tuple[Any, Any, Any, ProxyThread]]:
+def pair(kafka_jars: Any) -> Iterator[tuple[Any, Any, Any]]:
     a, b = start_clusters([ClusterSpec("A", (1,)), ClusterSpec("B", (1,))])
-    mirror = proxy = None
+    mirror = None
     try:
         mirror = start_mirror(a, b, source_alias="A", target_alias="B")
-        proxy = ProxyThread(proxy_config({"A": a.bootstrap, "B": b.bootstrap}, "A",
-                                         mirrors=[{"source": "A", "target": "B"}],
-                                         readiness={"transfer_price_per_gb": PRICE})).start()
-        proxy.server.control.readiness_reader.stale_after_s = 8.0  # the test cannot wait the default 30 s
-        yield a, b, mirror, proxy
+        yield a, b, mirror
     finally:
-        if proxy is not None:
-            proxy.stop()
         if mirror is not None:
             mirror.stop()
         stop_clusters([a, b])
+
+
+@pytest.fixture
+def setup(pair: tuple[Any, Any, Any]) -> Iterator[tuple[Any, Any, Any, ProxyThread]]:
+    """A proxy of each test's own: the client inventory and the drills it saw must not leak between
+    tests that run in a random order."""
+    a, b, mirror = pair
+    proxy = ProxyThread(proxy_config({"A": a.bootstrap, "B": b.bootstrap}, "A",
+                                     mirrors=[{"source": "A", "target": "B"}],
+                                     readiness={"transfer_price_per_gb": PRICE})).start()
+    proxy.server.control.readiness_reader.stale_after_s = 8.0  # the test cannot wait the default 30 s
+    try:
+        yield a, b, mirror, proxy
+    finally:
+        proxy.stop()
 
 
 def card(proxy: ProxyThread, target: str = "B") -> dict[str, Any]:
@@ -74,8 +83,8 @@ def test_a_fresh_pair_with_mm2_scores_as_the_rules_say_and_a_dry_run_raises_offs
     _a, b, _mirror, proxy = setup
     topic = f"ready-{uuid.uuid4().hex[:6]}"
     produce_through(proxy, topic, 50)
-    wait_for_records(b.bootstrap, topic, 50, timeout_s=120)
-    wait_for(lambda: gate(card(proxy), "offsets")["evidence"]["lag_records"] == 0, 60, "MM2 progress read")
+    wait_for_records(b.bootstrap, topic, 50, timeout_s=240)  # MM2 may be resuming from another test's freeze
+    wait_for(lambda: gate(card(proxy), "offsets")["evidence"]["lag_records"] == 0, 120, "MM2 progress read")
     fresh = card(proxy)
     print(fresh)
     assert scores(fresh) == {"compatibility": 1, "offsets": 1, "routing": 1, "cost": 1, "governance": 1,
