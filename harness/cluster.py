@@ -84,7 +84,8 @@ class ClusterSpec:
     # SCRAM users (name -> password) for a SASL_PLAINTEXT listener next to PLAINTEXT; empty: no such listener
     sasl_users: Mapping[str, str] = field(default_factory=dict)
     tls: BrokerTls | None = None
-    """An SSL listener next to PLAINTEXT (inter-broker and controller stay PLAINTEXT)."""
+    """An SSL listener next to PLAINTEXT (inter-broker and controller stay PLAINTEXT); with `sasl_users`
+    too, a SASL_SSL listener as well (the same users, over the same certificate)."""
 
 
 @dataclass(frozen=True)
@@ -119,20 +120,37 @@ class Node:
     process: ManagedProcess | None = None
     sasl_port: int = 0  # the SASL_PLAINTEXT listener, when the spec has SASL users
     ssl_port: int | None = None
+    sasl_ssl_port: int | None = None  # SASL over TLS, when the spec has SASL users and TLS
+
+
+def client_listeners(spec: ClusterSpec, node: Node) -> dict[str, int]:
+    """Security protocol -> port of every client listener of `node`; each listener is named after its
+    protocol. PLAINTEXT is always there: the harness's own clients, inter-broker traffic and, with an
+    authorizer, the super user User:ANONYMOUS."""
+    ports = {"PLAINTEXT": node.port}
+    if spec.sasl_users:
+        ports["SASL_PLAINTEXT"] = node.sasl_port
+    if node.ssl_port is not None:
+        ports["SSL"] = node.ssl_port
+    if node.sasl_ssl_port is not None:
+        ports["SASL_SSL"] = node.sasl_ssl_port
+    return ports
 
 
 def server_properties(spec: ClusterSpec, node: Node, voters: str) -> dict[str, str]:
     """Reference section 3 settings, sized for 1..N nodes (replication factor min(3, N))."""
     replication = str(min(3, len(spec.node_ids)))
+    listeners = client_listeners(spec, node)
     settings = {
         "process.roles": "broker,controller",
         "node.id": str(node.node_id),
         "controller.quorum.voters": voters,
         "controller.listener.names": "CONTROLLER",
-        "listeners": f"PLAINTEXT://{HOST}:{node.port},CONTROLLER://{HOST}:{node.controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{HOST}:{node.port}",
+        "listeners": ",".join(f"{name}://{HOST}:{port}"
+                              for name, port in {**listeners, "CONTROLLER": node.controller_port}.items()),
+        "advertised.listeners": ",".join(f"{name}://{HOST}:{port}" for name, port in listeners.items()),
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "listener.security.protocol.map": ",".join(["CONTROLLER:PLAINTEXT", *(f"{name}:{name}" for name in listeners)]),
         "log.dirs": str(node.directory / "data"),
         "num.partitions": "1",
         "num.recovery.threads.per.data.dir": "1",
@@ -150,11 +168,8 @@ def server_properties(spec: ClusterSpec, node: Node, voters: str) -> dict[str, s
         "num.network.threads": "2",
     }
     if spec.sasl_users:
-        settings.update(sasl_listener_properties(spec, node))
-    if spec.tls is not None and node.ssl_port is not None:
-        settings["listeners"] += f",SSL://{HOST}:{node.ssl_port}"
-        settings["advertised.listeners"] += f",SSL://{HOST}:{node.ssl_port}"
-        settings["listener.security.protocol.map"] += ",SSL:SSL"
+        settings.update(sasl_listener_properties(spec, [name for name in listeners if name.startswith("SASL_")]))
+    if spec.tls is not None:
         settings.update(spec.tls.properties())
     settings.update(spec.overrides)
     return settings
@@ -163,25 +178,21 @@ def server_properties(spec: ClusterSpec, node: Node, voters: str) -> dict[str, s
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
-def sasl_listener_properties(spec: ClusterSpec, node: Node) -> dict[str, str]:
-    """A SASL_PLAINTEXT listener (PLAIN and SCRAM); inter-broker and controller traffic stay PLAINTEXT.
+def sasl_listener_properties(spec: ClusterSpec, listener_names: Sequence[str]) -> dict[str, str]:
+    """PLAIN and SCRAM on each SASL listener; inter-broker and controller traffic stay PLAINTEXT.
 
     SCRAM users live in the cluster metadata (added at format time); PLAIN users in the JAAS line.
     """
-    prefix = "listener.name.sasl_plaintext"
     plain_users = " ".join(f'user_{user}="{password}"' for user, password in spec.sasl_users.items())
     scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
-    return {
-        "listeners": f"PLAINTEXT://{HOST}:{node.port},SASL_PLAINTEXT://{HOST}:{node.sasl_port},"
-                     f"CONTROLLER://{HOST}:{node.controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{HOST}:{node.port},SASL_PLAINTEXT://{HOST}:{node.sasl_port}",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
-        "sasl.enabled.mechanisms": ",".join(SASL_MECHANISMS),
-        f"{prefix}.plain.sasl.jaas.config":
-            f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};",
-        f"{prefix}.scram-sha-256.sasl.jaas.config": scram,
-        f"{prefix}.scram-sha-512.sasl.jaas.config": scram,
-    }
+    settings = {"sasl.enabled.mechanisms": ",".join(SASL_MECHANISMS)}
+    for name in listener_names:
+        prefix = f"listener.name.{name.lower()}"
+        settings[f"{prefix}.plain.sasl.jaas.config"] = \
+            f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};"
+        settings[f"{prefix}.scram-sha-256.sasl.jaas.config"] = scram
+        settings[f"{prefix}.scram-sha-512.sasl.jaas.config"] = scram
+    return settings
 
 
 def scram_format_args(spec: ClusterSpec) -> list[str]:
@@ -240,6 +251,13 @@ class Cluster:
         return ",".join(f"{HOST}:{node.ssl_port}" for node in self._nodes if node.ssl_port is not None)
 
     @property
+    def sasl_ssl_bootstrap(self) -> str:
+        """The SASL_SSL listeners (a spec with both `sasl_users` and `tls`)."""
+        if not (self.spec.sasl_users and self.spec.tls):
+            raise ValueError(f"cluster {self.name} has no SASL_SSL listener")
+        return ",".join(f"{HOST}:{node.sasl_ssl_port}" for node in self._nodes)
+
+    @property
     def processes(self) -> list[ManagedProcess]:
         return [node.process for node in self._nodes if node.process is not None]
 
@@ -275,7 +293,8 @@ def _prepare(spec: ClusterSpec) -> Cluster:
     if not spec.node_ids or len(set(spec.node_ids)) != len(spec.node_ids):
         raise ValueError(f"cluster {spec.name}: node ids must be distinct and non-empty: {spec.node_ids}")
     workdir = processes.make_workdir(spec.name)
-    extra = [kind for kind, wanted in (("sasl", bool(spec.sasl_users)), ("ssl", spec.tls is not None)) if wanted]
+    extra = [kind for kind, wanted in (("sasl", bool(spec.sasl_users)), ("ssl", spec.tls is not None),
+                                       ("sasl_ssl", bool(spec.sasl_users) and spec.tls is not None)) if wanted]
     per_node = 2 + len(extra)
     ports = free_ports(per_node * len(spec.node_ids))
 
@@ -284,7 +303,8 @@ def _prepare(spec: ClusterSpec) -> Cluster:
 
     nodes = [Node(node_id, ports[per_node * i], ports[per_node * i + 1], workdir / f"node-{node_id}",
                   sasl_port=port_of(i, "sasl") if spec.sasl_users else 0,
-                  ssl_port=port_of(i, "ssl") if spec.tls is not None else None)
+                  ssl_port=port_of(i, "ssl") if "ssl" in extra else None,
+                  sasl_ssl_port=port_of(i, "sasl_ssl") if "sasl_ssl" in extra else None)
              for i, node_id in enumerate(spec.node_ids)]
     voters = ",".join(f"{node.node_id}@{HOST}:{node.controller_port}" for node in nodes)
     for node in nodes:

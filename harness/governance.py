@@ -7,8 +7,11 @@ TLS nor SASL to exercise DescribeAcls and DescribeUserScramCredentials against a
 
 from __future__ import annotations
 
+import time
+
 from confluent_kafka.admin import (  # type: ignore[attr-defined]  # re-exported at run time, not in the stubs
     AclBinding,
+    AclBindingFilter,
     AclOperation,
     AclPermissionType,
     AdminClient,
@@ -30,15 +33,36 @@ AUTHORIZER_OVERRIDES = {
 TIMEOUT_S = 30.0
 
 
-def topic_read_acl(principal: str, topic: str) -> AclBinding:
+def topic_acl(principal: str, topic: str, operation: str) -> AclBinding:
+    """ALLOW `operation` (READ, WRITE, DESCRIBE, ...) on the literal topic, from any host."""
     return AclBinding(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, principal, "*",
-                      AclOperation.READ, AclPermissionType.ALLOW)
+                      AclOperation[operation], AclPermissionType.ALLOW)
+
+
+def topic_read_acl(principal: str, topic: str) -> AclBinding:
+    return topic_acl(principal, topic, "READ")
 
 
 def create_acls(bootstrap: str, bindings: list[AclBinding]) -> None:
+    """Returns once every broker of `bootstrap` lists the bindings: CreateAcls answers when the
+    controller committed them, a broker's authorizer learns them from the metadata log a little later."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     for future in admin.create_acls(bindings, request_timeout=TIMEOUT_S).values():
         future.result(TIMEOUT_S)
+    deadline = time.monotonic() + TIMEOUT_S
+    for node in admin.list_topics(timeout=TIMEOUT_S).brokers.values():
+        broker = AdminClient({"bootstrap.servers": f"{node.host}:{node.port}"})
+        while not all(_listed(broker, binding) for binding in bindings):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{node.host}:{node.port} does not list {bindings} after {TIMEOUT_S:.0f} s")
+            time.sleep(0.1)
+
+
+def _listed(admin: AdminClient, binding: AclBinding) -> bool:
+    found = admin.describe_acls(AclBindingFilter(binding.restype, binding.name, binding.resource_pattern_type,
+                                                 binding.principal, binding.host, binding.operation,
+                                                 binding.permission_type), request_timeout=TIMEOUT_S)
+    return bool(found.result(TIMEOUT_S))
 
 
 def add_scram_user(bootstrap: str, user: str, password: str, mechanism: str = "SCRAM-SHA-512",

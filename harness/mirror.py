@@ -81,6 +81,43 @@ def mm2_properties(source: str, target: str, source_bootstrap: str, target_boots
     return settings
 
 
+def scram_over_tls(alias: str, bootstrap: str, username: str, password: str, ca_file: Path,
+                   mechanism: str = "SCRAM-SHA-512") -> dict[str, str]:
+    """Settings (for `start_mirror`'s overrides) that make MM2 talk SASL_SSL + SCRAM to cluster `alias`.
+
+    MM2 copies every `<alias>.` client setting into the producer, consumer and admin configs of
+    whatever talks to that cluster: the source connector's reads, the target's writes and its
+    Connect worker's internal topics (offsets, configs, status), checkpoints and offset syncs. So
+    `bootstrap` must be the SASL_SSL listeners only: a client left on PLAINTEXT would fail there.
+    """
+    jaas = (f'org.apache.kafka.common.security.scram.ScramLoginModule required username="{username}" '
+            f'password="{password}";')
+    settings = {"bootstrap.servers": bootstrap, "security.protocol": "SASL_SSL", "sasl.mechanism": mechanism,
+                "sasl.jaas.config": jaas, "ssl.truststore.type": "PEM", "ssl.truststore.location": str(ca_file)}
+    return {f"{alias}.{key}": value for key, value in settings.items()}
+
+
+CLIENT_CONFIG_HEADERS = ("ProducerConfig values:", "ConsumerConfig values:", "AdminClientConfig values:")
+
+
+def client_configs(log_text: str) -> list[dict[str, str]]:
+    """The config of every Kafka client MM2 opened, as its log prints them (`XConfig values:` and one
+    tab-indented `key = value` per line), with `kind` the client's config class."""
+    found: list[dict[str, str]] = []
+    current: dict[str, str] | None = None
+    for line in log_text.splitlines():
+        header = next((h for h in CLIENT_CONFIG_HEADERS if line.rstrip().endswith(h)), None)
+        if header is not None:
+            current = {"kind": header.split()[0]}
+            found.append(current)
+        elif current is not None and line.startswith("\t") and " = " in line:
+            key, value = line.strip().split(" = ", 1)
+            current[key] = value
+        else:
+            current = None
+    return found
+
+
 class Mirror:
     """A running MirrorMaker 2 process replicating `source_alias` into `target_alias`."""
 
