@@ -111,8 +111,8 @@ def client_configs(log_text: str) -> list[dict[str, str]]:
             current = {"kind": header.split()[0]}
             found.append(current)
         elif current is not None and line.startswith("\t") and " = " in line:
-            key, value = line.strip().split(" = ", 1)
-            current[key] = value
+            key, _, value = line.strip().partition(" =")  # an empty value leaves no space after '='
+            current[key] = value.strip()
         else:
             current = None
     return found

@@ -198,7 +198,8 @@ def story(site: Site) -> Story:
         consumer.wait_consumed(set().union(*(p.acked_values for p in producers)), 180)
     finally:
         consumer.stop()
-    run = SwitchRun(accepted[1]["switch_id"], record, called_at)
+    phases = {p["phase"]: p["duration_ms"] for p in record.get("phases", ()) if p["duration_ms"] is not None}
+    run = SwitchRun(accepted[1]["switch_id"], record, called_at, phases)
     return Story(topic, refused, active_after_refusal, overridden, overridden_record, accepted, run,
                  http(site, "/v1/status")[1]["active"], verify(site.b.bootstrap, topic, producers, [consumer], run),
                  [json.loads(line) for line in site.audit.read_text().splitlines()])
@@ -250,6 +251,7 @@ def test_the_planned_switch_over_sasl_ssl_loses_and_duplicates_nothing(story: St
         assert produced.acked >= BEFORE + AFTER
         assert (produced.lost, produced.duplicates) == (0, 0), produced.lost_sample
     consumed = story.verdict.consumers[0]
+    print(json.dumps({"phases_ms": story.run.phases_ms, "verdict": story.verdict.to_dict()}, default=str))
     assert (consumed.unconsumed, consumed.replayed, consumed.offset_resets) == (0, 0, 0), consumed
 
 

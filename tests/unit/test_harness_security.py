@@ -56,6 +56,7 @@ MM2_LOG = """\
 \tsecurity.protocol = PLAINTEXT
 [2026-12-02 01:23:35,062] INFO ProducerConfig values:\x20
 \tbootstrap.servers = [127.0.0.1:9004]
+\tclient.id =\x20
 \tsecurity.protocol = SASL_SSL
 [2026-12-02 01:23:35,063] INFO These configurations '[x]' were supplied but are not used yet.
 \tnot.a.config = 1
@@ -66,6 +67,7 @@ MM2_LOG = """\
 
 def test_client_configs_reads_only_the_clients_blocks_of_the_mm2_log() -> None:
     assert client_configs(MM2_LOG) == [
-        {"kind": "ProducerConfig", "bootstrap.servers": "[127.0.0.1:9004]", "security.protocol": "SASL_SSL"},
+        {"kind": "ProducerConfig", "bootstrap.servers": "[127.0.0.1:9004]", "client.id": "",
+         "security.protocol": "SASL_SSL"},
         {"kind": "AdminClientConfig", "security.protocol": "SASL_SSL"},
     ]
