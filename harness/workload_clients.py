@@ -276,6 +276,7 @@ class KafkaPythonConsumer(ConsumerWorker):
                                      heartbeat_interval_ms=self.heartbeat_ms,
                                      **_assignors(self.assignor, KAFKA_PYTHON_ASSIGNORS))
         try:
+            self._know_partitions(client)
             while not self.stopping:
                 batches = client.poll(timeout_ms=int(POLL_S * 1000), max_records=BATCH)
                 self.assigned([tp.partition for tp in client.assignment()])
@@ -288,6 +289,26 @@ class KafkaPythonConsumer(ConsumerWorker):
         finally:
             client.close(autocommit=False)
 
+    def _know_partitions(self, client: kafka.KafkaConsumer) -> None:
+        """Until the client's own metadata lists the topic's partitions; before the first poll joins.
+
+        Works around a kafka-python 3.0.12 bug that left a consumer with no partitions for good.
+        kafka-python bootstraps with the metadata of no topic and subscribes after, so under load its
+        first JoinGroup can be assigned before the topic's metadata arrives ("No partition metadata
+        for topic"): an empty assignment. The metadata then differs from the assignment's snapshot, the
+        only reason for the rejoin that follows (`rejoin_needed` stays False). When that JoinGroup and
+        SyncGroup outlive the poll() that started them (200 ms here), the leader's assignment on the IO
+        thread sets the snapshot equal again, the next polls see no need to rejoin and never collect the
+        finished join: the member stays REBALANCING with heartbeats off and nothing assigned. Joining
+        with the topic known makes the first assignment whole and that rejoin never happen.
+        """
+        deadline = time.monotonic() + CLOSE_S
+        while not client.partitions_for_topic(self.topic):  # fetches metadata when the topic is unknown
+            if self.stopping or time.monotonic() > deadline:
+                self.error(f"{self.topic} unknown to the client after {CLOSE_S:.0f} s")
+                return
+            time.sleep(POLL_S)
+
     _probed = 0.0
 
     def _probe(self, client: kafka.KafkaConsumer) -> None:
@@ -298,8 +319,10 @@ class KafkaPythonConsumer(ConsumerWorker):
         self._probed = time.monotonic()
         coordinator, cluster = getattr(client, "_coordinator", None), getattr(client, "_cluster", None)
         state = " ".join(f"{name.strip('_')}={getattr(coordinator, name, '?')}" for name in PROBED)
+        join = getattr(coordinator, "_join_task", None)
         known = cluster.partitions_for_topic(self.topic) if cluster is not None else "?"
-        self.diagnose(f"probe: no assignment; {state} partitions={known}")
+        self.diagnose(f"probe: no assignment; {state} join_done={getattr(join, 'is_done', None)} "
+                      f"need_rejoin={coordinator.need_rejoin() if coordinator is not None else '?'} partitions={known}")
 
     def _commit(self, client: kafka.KafkaConsumer) -> None:
         try:
