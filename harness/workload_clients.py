@@ -303,9 +303,9 @@ class KafkaPythonConsumer(ConsumerWorker):
         with the topic known makes the first assignment whole and that rejoin never happen.
         """
         deadline = time.monotonic() + CLOSE_S
-        while not client.partitions_for_topic(self.topic):  # fetches metadata when the topic is unknown
-            if self.stopping or time.monotonic() > deadline:
-                self.error(f"{self.topic} unknown to the client after {CLOSE_S:.0f} s")
+        while not client.partitions_for_topic(self.topic) and not self.stopping:  # asks when unknown
+            if time.monotonic() > deadline:
+                self.error(f"{self.topic} still unknown to the client after {CLOSE_S:.0f} s; joining anyway")
                 return
             time.sleep(POLL_S)
 
