@@ -202,7 +202,7 @@ def summarize(library: str, rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "phases_ms": [r["phases_ms"] for r in rounds], "reported_tail": rounds[0]["reported_tail"],
         "errors_sample": [e for r in rounds for e in r["errors_sample"]][:4],
         "unconsumed_diagnosis": [{"round": i, "group": c["group"], "unconsumed": c["unconsumed"]} | c["diagnosis"]
-                                 for i, r in enumerate(rounds) for c in r["consumers"]
+                                 for i, r in enumerate(rounds, 1) for c in r["consumers"]
                                  if c["unconsumed"] or c["fatal"]],
     }
     summary["problems"] = problems(summary, planned)
