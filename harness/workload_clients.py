@@ -30,8 +30,8 @@ BATCH = 100
 POLL_S = 0.2
 CLOSE_S = 60.0
 PROBE_S = 5.0
-PROBED = ("coordinator_id", "state", "_generation", "rejoin_needed", "_join_task", "_metadata_snapshot",
-          "_assignment_snapshot")  # kafka-python's coordinator, for a consumer left without partitions
+# kafka-python's coordinator state, read for a consumer left without partitions
+PROBED = ("coordinator_id", "state", "_generation", "rejoin_needed", "_metadata_snapshot", "_assignment_snapshot")
 KAFKA_PYTHON_ASSIGNORS = {"range": RangePartitionAssignor, "cooperative-sticky": CooperativeStickyAssignor}
 AIOKAFKA_ASSIGNORS: dict[str, type] = {"range": AiokafkaRange}  # aiokafka has no cooperative protocol
 
