@@ -147,11 +147,27 @@ def judge_round(verdict: dict[str, Any], switch: SwitchRun, producers: list[Prod
                        "duplicates": p["duplicates"], "fatal": p["fatal"], "unavailable_ms": p["unavailable_ms"]}
                       for worker, p in zip(producers, verdict["producers"], strict=True)],
         "consumers": [{"group": str(shape), "offset_resets": c["offset_resets"], "replayed": c["replayed"],
-                       "unconsumed": c["unconsumed"], "fatal": c["fatal"], "errors": c["errors"]}
-                      for shape, c in zip(shapes, verdict["consumers"], strict=True)],
+                       "unconsumed": c["unconsumed"], "fatal": c["fatal"], "errors": c["errors"],
+                       "diagnosis": consumer_diagnosis(worker, c, switch)}
+                      for shape, worker, c in zip(shapes, consumers, verdict["consumers"], strict=True)],
         "errors_sample": [e for worker in [*producers, *consumers] for e in worker.errors[-2:]][:6],
         "timeline": timeline(producers, switch),
     }
+
+
+def consumer_diagnosis(worker: ConsumerWorker, report: dict[str, Any], switch: SwitchRun) -> dict[str, Any]:
+    """What a consumer held when (seconds from the switch call), what it got first, and for one that
+    missed records also its errors and the library's own account of its rebalances."""
+    records = worker.records
+    diagnosis: dict[str, Any] = {
+        "assignments": [[round(a.at - switch.called_at, 2), list(a.partitions)] for a in worker.assignments],
+        "first_record_s": round(records[0].at - switch.called_at, 2) if records else None,
+        "consumed": len(records)}
+    if report["unconsumed"] or report["fatal"]:
+        lines = worker.diagnostics
+        diagnosis |= {"errors": report["errors_sample"],
+                      "library_log": [*lines[:15], "...", *lines[-15:]] if len(lines) > 30 else lines}
+    return diagnosis
 
 
 def summarize(library: str, rounds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -185,6 +201,9 @@ def summarize(library: str, rounds: list[dict[str, Any]]) -> dict[str, Any]:
                      for cs in [[c for c in consumers if c["group"] == group]]},
         "phases_ms": [r["phases_ms"] for r in rounds], "reported_tail": rounds[0]["reported_tail"],
         "errors_sample": [e for r in rounds for e in r["errors_sample"]][:4],
+        "unconsumed_diagnosis": [{"round": i, "group": c["group"], "unconsumed": c["unconsumed"]} | c["diagnosis"]
+                                 for i, r in enumerate(rounds, 1) for c in r["consumers"]
+                                 if c["unconsumed"] or c["fatal"]],
     }
     summary["problems"] = problems(summary, planned)
     return summary

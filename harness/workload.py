@@ -57,6 +57,14 @@ class Consumed:
 
 
 @dataclass(frozen=True, slots=True)
+class Assigned:
+    """The partitions a consumer's library held from `at` on (a rebalance's outcome, as polled)."""
+
+    partitions: tuple[int, ...]
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Committed:
     """A successful commit that covered `value` (the last record consumed on `partition`)."""
 
@@ -173,7 +181,21 @@ class ConsumerWorker(Worker):
         self.group_protocol = group_protocol
         self.fatal: str | None = None  # an error the library gave up on (the consumer is dead)
         self.events: list[Consumed | Committed] = []
+        self.assignments: list[Assigned] = []  # every change of the assignment, for a verdict to explain itself
+        self.diagnostics: list[str] = []  # the library's own warnings and rebalance outcomes, newest last
         self._last: dict[int, Consumed] = {}
+
+    def assigned(self, partitions: list[int]) -> None:
+        """The library holds `partitions` now; remembered when it differs from the last assignment."""
+        current = tuple(sorted(partitions))
+        with self._lock:
+            if not self.assignments or self.assignments[-1].partitions != current:
+                self.assignments.append(Assigned(current, time.time()))
+
+    def diagnose(self, text: str, keep: int = 200) -> None:
+        with self._lock:
+            self.diagnostics.append(f"{time.time():.3f} {text}")
+            del self.diagnostics[:-keep]
 
     def consumed(self, value: bytes, partition: int, offset: int) -> None:
         record = Consumed(value, partition, offset, time.time())

@@ -12,6 +12,7 @@ Errors are recorded, never raised: the verdict shows them.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -28,8 +29,36 @@ from harness.workload import TICK_S, ConsumerWorker, ProducerWorker
 BATCH = 100
 POLL_S = 0.2
 CLOSE_S = 60.0
+PROBE_S = 5.0
+# kafka-python's coordinator state, read for a consumer left without partitions
+PROBED = ("coordinator_id", "state", "_generation", "rejoin_needed", "_metadata_snapshot", "_assignment_snapshot")
 KAFKA_PYTHON_ASSIGNORS = {"range": RangePartitionAssignor, "cooperative-sticky": CooperativeStickyAssignor}
 AIOKAFKA_ASSIGNORS: dict[str, type] = {"range": AiokafkaRange}  # aiokafka has no cooperative protocol
+
+
+class LibraryLog(logging.Handler):
+    """Hands a consumer worker the library's log lines about its group or topic (INFO and up from the
+    coordinator: every rebalance's outcome; WARNING and up from anywhere in the library)."""
+
+    def __init__(self, worker: ConsumerWorker, logger: str, coordinator: str) -> None:
+        super().__init__(logging.INFO)
+        self.worker, self.logger, self.coordinator = worker, logging.getLogger(logger), coordinator
+
+    def __enter__(self) -> LibraryLog:
+        self.logger.addHandler(self)
+        logging.getLogger(self.coordinator).setLevel(logging.INFO)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.logger.removeHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno < logging.WARNING and not record.name.startswith(self.coordinator):
+            return
+        text = record.getMessage()
+        about_topic = self.worker.topic in text and "group" not in text and "producer" not in record.name
+        if self.worker.group in text or about_topic:  # the library logs every client's lines to one logger
+            self.worker.diagnose(f"{record.levelname} {record.name}: {text[:400]}")
 
 
 def _codec_option(compression: str) -> str | None:
@@ -236,6 +265,10 @@ class KafkaPythonConsumer(ConsumerWorker):
     library = "kafka-python"
 
     def run(self) -> None:
+        with LibraryLog(self, "kafka", "kafka.coordinator"):
+            self._consume()
+
+    def _consume(self) -> None:
         client = kafka.KafkaConsumer(self.topic, bootstrap_servers=self.bootstrap, group_id=self.group,
                                      auto_offset_reset="earliest", enable_auto_commit=False,
                                      isolation_level=self.isolation_level,
@@ -243,8 +276,11 @@ class KafkaPythonConsumer(ConsumerWorker):
                                      heartbeat_interval_ms=self.heartbeat_ms,
                                      **_assignors(self.assignor, KAFKA_PYTHON_ASSIGNORS))
         try:
+            self._know_partitions(client)
             while not self.stopping:
                 batches = client.poll(timeout_ms=int(POLL_S * 1000), max_records=BATCH)
+                self.assigned([tp.partition for tp in client.assignment()])
+                self._probe(client)
                 for records in batches.values():
                     for r in records:
                         self.consumed(r.value, r.partition, r.offset)
@@ -252,6 +288,41 @@ class KafkaPythonConsumer(ConsumerWorker):
                     self._commit(client)
         finally:
             client.close(autocommit=False)
+
+    def _know_partitions(self, client: kafka.KafkaConsumer) -> None:
+        """Until the client's own metadata lists the topic's partitions; before the first poll joins.
+
+        Works around a kafka-python 3.0.12 bug that left a consumer with no partitions for good.
+        kafka-python bootstraps with the metadata of no topic and subscribes after, so under load its
+        first JoinGroup can be assigned before the topic's metadata arrives ("No partition metadata
+        for topic"): an empty assignment. The metadata then differs from the assignment's snapshot, the
+        only reason for the rejoin that follows (`rejoin_needed` stays False). When that JoinGroup and
+        SyncGroup outlive the poll() that started them (200 ms here), the leader's assignment on the IO
+        thread sets the snapshot equal again, the next polls see no need to rejoin and never collect the
+        finished join: the member stays REBALANCING with heartbeats off and nothing assigned. Joining
+        with the topic known makes the first assignment whole and that rejoin never happen.
+        """
+        deadline = time.monotonic() + CLOSE_S
+        while not client.partitions_for_topic(self.topic) and not self.stopping:  # asks when unknown
+            if time.monotonic() > deadline:
+                self.error(f"{self.topic} still unknown to the client after {CLOSE_S:.0f} s; joining anyway")
+                return
+            time.sleep(POLL_S)
+
+    _probed = 0.0
+
+    def _probe(self, client: kafka.KafkaConsumer) -> None:
+        """Every few seconds without an assignment: what the library believes (private attributes,
+        read for the diagnosis only)."""
+        if client.assignment() or time.monotonic() - self._probed < PROBE_S:
+            return
+        self._probed = time.monotonic()
+        coordinator, cluster = getattr(client, "_coordinator", None), getattr(client, "_cluster", None)
+        state = " ".join(f"{name.strip('_')}={getattr(coordinator, name, '?')}" for name in PROBED)
+        join = getattr(coordinator, "_join_task", None)
+        known = cluster.partitions_for_topic(self.topic) if cluster is not None else "?"
+        self.diagnose(f"probe: no assignment; {state} join_done={getattr(join, 'is_done', None)} "
+                      f"need_rejoin={coordinator.need_rejoin() if coordinator is not None else '?'} partitions={known}")
 
     def _commit(self, client: kafka.KafkaConsumer) -> None:
         try:

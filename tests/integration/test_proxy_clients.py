@@ -10,6 +10,7 @@ import confluent_kafka
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from harness.cluster import wait_for_topic
 from tests.integration import clients
 
 pytestmark = pytest.mark.integration
@@ -94,6 +95,32 @@ def test_kafka_python_producer_consumer_and_admin(proxy_ab: Any) -> None:
     assert clients.kafka_python_produce(proxy_ab.bootstrap, topic, sent) == 200
     received = clients.kafka_python_consume(proxy_ab.bootstrap, topic, unique("g"), 200)
     assert sorted(received) == sorted(sent)
+
+
+@pytest.mark.parametrize("assignor", ["range", "cooperative-sticky"])
+def test_kafka_python_consumer_worker_joins_only_once_it_knows_its_topic(proxy_ab: Any, cluster_a: Any,
+                                                                          assignor: str) -> None:
+    """The topic appears a second after the harness's kafka-python consumer started: it must not
+    join before its own metadata lists the topic. Joining earlier gets an empty assignment, and
+    kafka-python 3.0.12 may never complete the rejoin that follows: the drill's consumers that
+    consumed nothing (see `KafkaPythonConsumer._know_partitions`)."""
+    from harness import workload
+
+    topic = unique("kpy-late")
+    worker = workload.consumer("kafka-python", proxy_ab.bootstrap, topic, unique("g"), assignor=assignor).start()
+    try:
+        time.sleep(1)
+        admin = AdminClient({"bootstrap.servers": cluster_a.bootstrap})
+        admin.create_topics([NewTopic(topic, 6, 2)])[topic].exception(30)  # exists already if auto-created
+        wait_for_topic(cluster_a, topic)
+        workload.wait_until(lambda: bool(worker.assignments) and len(worker.assignments[-1].partitions) == 6, 60,
+                            lambda: f"assignments {worker.assignments}; {worker.diagnostics[-4:]}")
+    finally:
+        worker.stop()
+    empty = [line for line in worker.diagnostics if any(
+        sign in line for sign in ("No partition metadata", "newly assigned partitions set()", "assigned=set()"))]
+    assert empty == []
+    assert worker.errors == []
 
 
 def test_aiokafka_producer_consumer_and_transactions(proxy_ab: Any) -> None:
