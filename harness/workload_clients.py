@@ -274,6 +274,7 @@ class KafkaPythonConsumer(ConsumerWorker):
                                      isolation_level=self.isolation_level,
                                      session_timeout_ms=self.session_timeout_ms,
                                      heartbeat_interval_ms=self.heartbeat_ms,
+                                     allow_auto_create_topics=False,  # its metadata must not create the topic
                                      **_assignors(self.assignor, KAFKA_PYTHON_ASSIGNORS))
         try:
             self._know_partitions(client)

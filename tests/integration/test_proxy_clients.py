@@ -111,7 +111,7 @@ def test_kafka_python_consumer_worker_joins_only_once_it_knows_its_topic(proxy_a
     try:
         time.sleep(1)
         admin = AdminClient({"bootstrap.servers": cluster_a.bootstrap})
-        admin.create_topics([NewTopic(topic, 6, 2)])[topic].exception(30)  # exists already if auto-created
+        admin.create_topics([NewTopic(topic, 6, 2)])[topic].result(30)  # the worker never auto-creates it
         wait_for_topic(cluster_a, topic)
         workload.wait_until(lambda: bool(worker.assignments) and len(worker.assignments[-1].partitions) == 6, 60,
                             lambda: f"assignments {worker.assignments}; {worker.diagnostics[-4:]}")
