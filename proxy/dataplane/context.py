@@ -87,7 +87,6 @@ class ProxyContext:
                                       listeners.broker_port_base, listeners.max_brokers)
         self.security = upstream_security(config)  # every connection to a cluster takes its entry
         self.client_credentials = client_credentials(config)  # a terminating listener's users, else None
-        self.principals: set[str] = set()  # users logged in through a terminating listener (governance)
         self.monitors = {
             name: UpstreamMonitor(name, [(hp.host, hp.port) for hp in cluster.bootstrap_servers],
                                   security=self.security[name])

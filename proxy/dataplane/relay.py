@@ -306,7 +306,6 @@ class ClientConnection(asyncio.BufferedProtocol):
         elif isinstance(command, ConnectUpstream):
             log.info("client %s logged in as %r", self.peer, command.principal)
             self.context.metrics.sasl_login(True)
-            self.context.principals.add(f"User:{command.principal}")
             self._start_upstream()
         elif isinstance(command, ReportLoginFailure):
             self.context.metrics.sasl_login(False)
