@@ -24,7 +24,7 @@ from proxy.dataplane.virtual_cluster import NodeMapper, VirtualCluster
 from proxy.log import proxy as log
 from proxy.metrics import Metrics
 from proxy.readiness.inventory import ClientInventory
-from proxy.sasl.credentials import CredentialsFile, CredentialsUnreadable
+from proxy.sasl.credentials import listener_credentials
 from proxy.security.upstream import upstream_security
 from proxy.upstream.monitor import ClusterView, UpstreamMonitor
 
@@ -65,17 +65,6 @@ class RequestInterceptor(Protocol):
     def forget(self, client: ClientConnection) -> None: ...
 
 
-def client_credentials(config: ProxyConfig) -> CredentialsFile | None:
-    """The terminating listener's credentials file, read at start: a bad file stops the start."""
-    sasl = config.listeners.sasl
-    if sasl is None or not sasl.terminates or sasl.credentials_file is None:
-        return None
-    try:
-        return CredentialsFile(sasl.credentials_file)
-    except CredentialsUnreadable as exc:
-        raise ConfigError("listeners.sasl.credentials_file", str(exc)) from None
-
-
 class ProxyContext:
     """State shared by every connection of one proxy process."""
 
@@ -86,7 +75,8 @@ class ProxyContext:
         self.virtual = VirtualCluster(config.virtual_cluster.cluster_id, listeners.advertised_host,
                                       listeners.broker_port_base, listeners.max_brokers)
         self.security = upstream_security(config)  # every connection to a cluster takes its entry
-        self.client_credentials = client_credentials(config)  # a terminating listener's users, else None
+        # a terminating listener's users (None: no termination); a bad file stops the start
+        self.client_credentials = listener_credentials(config.listeners.sasl, ConfigError)
         self.monitors = {
             name: UpstreamMonitor(name, [(hp.host, hp.port) for hp in cluster.bootstrap_servers],
                                   security=self.security[name])

@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from proxy.sasl.scram import HASHES, SaslError, ScramCredential, parse_entry
+from proxy.sasl.settings import ListenerSasl
 
 
 class CredentialsUnreadable(Exception):
@@ -87,3 +88,14 @@ class CredentialsFile:
             if found is not None:
                 return found
         return None
+
+
+def listener_credentials(sasl: ListenerSasl | None, error: type[Exception]) -> CredentialsFile | None:
+    """A terminating listener's file, read now (start, check-config): a bad one raises
+    `error(path, message)`, the config's ConfigError (kept out of this module's imports)."""
+    if sasl is None or not sasl.terminates or sasl.credentials_file is None:
+        return None
+    try:
+        return CredentialsFile(sasl.credentials_file)
+    except CredentialsUnreadable as exc:
+        raise error("listeners.sasl.credentials_file", str(exc)) from None
