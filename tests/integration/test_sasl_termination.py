@@ -156,6 +156,27 @@ def test_a_wrong_password_fails_only_that_client_and_no_secret_is_logged_or_show
     assert metric_lines(proxy, "kfp_sasl_logins_total").get('kfp_sasl_logins_total{outcome="failed"}', 0) >= 1
 
 
+def test_a_user_added_to_the_credentials_file_logs_in_without_a_restart(
+        proxy: ProxyThread, certs: TestCertificates) -> None:
+    sasl = proxy.config.listeners.sasl
+    assert sasl is not None and sasl.credentials_file is not None
+    users = Path(sasl.credentials_file)
+    topic, conf = unique("term-new-user"), {**confluent_auth(certs), "sasl.username": "bob", "sasl.password": "bob-pw"}
+    errors: list[Any] = []
+    refused = confluent_kafka.Producer({"bootstrap.servers": proxy.bootstrap, "error_cb": errors.append, **conf})
+    refused.produce(topic, b"x")
+    refused.flush(5)
+    assert any(e.code() == confluent_kafka.KafkaError._AUTHENTICATION for e in errors), errors
+    before = users.read_text()
+    staged = users.with_suffix(".new")
+    staged.write_text(before + format_entry("bob", make_credential("SCRAM-SHA-512", "bob-pw")) + "\n")
+    staged.replace(users)  # one rename: no login reads half a file
+    try:
+        assert clients.confluent_produce(proxy.bootstrap, topic, [b"from-bob"], **conf) == 1
+    finally:
+        users.write_text(before)
+
+
 def test_a_request_before_login_is_refused_with_a_disconnect(proxy: ProxyThread, certs: TestCertificates,
                                                              caplog: pytest.LogCaptureFixture) -> None:
     """A client configured for SSL without SASL sends Metadata first: a broker closes, so does the proxy."""
