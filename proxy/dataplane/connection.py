@@ -14,6 +14,7 @@ Events (past tense, what happened)      Commands (imperative, what to do)
                                           ConnectUpstream(principal)   a terminating listener's client
                                                                        logged in: open its upstream now
                                           ReportLoginFailure(message)  no secret in it
+                                          ReportUpstreamReauthenticated()
 
 Lifecycle:
 
@@ -44,6 +45,13 @@ CONNECTING. The upstream connection then logs in with the cluster's service cred
 `ResponseOrder`, and only once it succeeds is the mapper set and the held frames replayed. After
 login, SaslHandshake/SaslAuthenticate (KIP-368 re-authentication) still go to the gate, never
 to the broker, whose session is the proxy's.
+
+That session may end (KIP-368: a broker with `connections.max.reauth.ms` sends a lifetime and
+closes the connection at the first request after it). Once 85% of the lifetime has passed, the
+next client request starts a re-authentication on the open connection, as Java clients do: the
+request and those after it are held, the login's frames go out behind the requests already at the
+broker, the responses to those are relayed as usual, and the first response once none is left
+is the login's (the broker answers in order). When the login completes the held requests go on.
 
 CLOSED: nothing more is relayed. A request forwarded upstream whose answer never came may or may not
 have been applied: each is reported once as `FateUnknown` and never as answered, so the switch's
@@ -177,8 +185,13 @@ class ReportLoginFailure:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class ReportUpstreamReauthenticated:
+    """The upstream's service session was renewed on the open connection (KIP-368)."""
+
+
 Command = (SendUpstream | SendClient | PauseClientReading | ResumeClientReading | CloseConnection | FateUnknown
-           | ConnectUpstream | ReportLoginFailure)
+           | ConnectUpstream | ReportLoginFailure | ReportUpstreamReauthenticated)
 
 
 class Decisions(Protocol):
@@ -206,8 +219,8 @@ class Connection:
 
     __slots__ = (
         "_client_frames", "_closed", "_decisions", "_gate", "_held", "_held_bytes", "_hold_limit", "_holding_paused",
-        "_local_bytes", "_login", "_login_mapper", "_mapper", "_now_ns", "_order", "_out", "_to_client",
-        "_to_upstream", "_upstream_frames", "client",
+        "_local_bytes", "_login", "_login_mapper", "_mapper", "_now_ns", "_order", "_out", "_reauth_at_ns",
+        "_session", "_to_client", "_to_upstream", "_upstream_frames", "client",
     )
 
     def __init__(self, decisions: Decisions, client: Any, max_frame_bytes: int, hold_limit: int,
@@ -216,6 +229,8 @@ class Connection:
         self._gate = gate  # a terminating listener's login state; None relays SASL like any request
         self._login: UpstreamLogin | None = None  # the service login under way on the upstream
         self._login_mapper: NodeMapper | None = None  # the mapper to take once that login succeeds
+        self._session: UpstreamLogin | None = None  # the completed service login, renewed before it ends
+        self._reauth_at_ns: int | None = None  # when the next client request renews it (None: never)
         self.client = client
         self._client_frames = FrameSplitter(max_frame_bytes)
         self._upstream_frames = FrameSplitter(max_frame_bytes)
@@ -309,7 +324,10 @@ class Connection:
             while not self._closed and (frame := splitter.next_frame()) is not None:
                 if self._gate is not None and self._gate_takes(self._gate, frame):
                     self._on_sasl(self._gate, frame)
-                elif self._mapper is None:
+                elif self._mapper is None or self._login is not None:
+                    self._hold(frame)
+                elif self._reauth_at_ns is not None and self._now_ns() >= self._reauth_at_ns:
+                    self._reauthenticate()
                     self._hold(frame)
                 else:
                     self._on_request(frame, self._mapper)
@@ -358,6 +376,12 @@ class Connection:
         if self._held_bytes > self._hold_limit and not self._holding_paused:
             self._holding_paused = True
             self._out.append(PauseClientReading())
+
+    def _reauthenticate(self) -> None:
+        """Start renewing the upstream session; client requests wait until it is done."""
+        assert self._session is not None
+        self._login, self._login_mapper, self._reauth_at_ns = self._session.again(), self._mapper, None
+        self._to_upstream.append(self._login.start())
 
     def _upstream_connected(self, mapper: NodeMapper, login: UpstreamLogin | None = None) -> None:
         if login is not None:
@@ -423,7 +447,7 @@ class Connection:
         splitter.lend(data)
         try:
             while not self._closed and (frame := splitter.next_frame()) is not None:
-                if self._login is not None:
+                if self._login is not None and not self._order.upstream_outstanding:
                     self._on_login_response(self._login, frame)
                 else:
                     self._on_response(frame)
@@ -440,7 +464,12 @@ class Connection:
         if request is not None:
             self._to_upstream.append(request)
             return
-        mapper, self._login, self._login_mapper = self._login_mapper, None, None
+        renewed = self._session is not None
+        mapper, self._login, self._login_mapper, self._session = self._login_mapper, None, None, login
+        if login.session_lifetime_ms > 0:
+            self._reauth_at_ns = self._now_ns() + login.session_lifetime_ms * 850_000  # 85% of it, in ns
+        if renewed:
+            self._out.append(ReportUpstreamReauthenticated())
         assert mapper is not None
         self._upstream_connected(mapper)
 

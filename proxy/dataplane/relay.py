@@ -38,6 +38,7 @@ from proxy.dataplane.connection import (
     Part,
     PauseClientReading,
     ReportLoginFailure,
+    ReportUpstreamReauthenticated,
     ResumeClientReading,
     SendClient,
     SendUpstream,
@@ -200,7 +201,8 @@ class ClientConnection(asyncio.BufferedProtocol):
             return None
         view = self.context.view(cluster)
         version = min(2, view.api_ranges.get(36, (0, 2))[1])
-        return UpstreamLogin(ClientLogin(sasl.mechanism, sasl.username, sasl.password()), sasl.username, version)
+        password = sasl.password()  # read once per connection: a re-authentication reuses it
+        return UpstreamLogin(lambda: ClientLogin(sasl.mechanism, sasl.username, password), sasl.username, version)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self.context.read_buffer
@@ -307,6 +309,8 @@ class ClientConnection(asyncio.BufferedProtocol):
             log.info("client %s logged in as %r", self.peer, command.principal)
             self.context.metrics.sasl_login(True)
             self._start_upstream()
+        elif isinstance(command, ReportUpstreamReauthenticated):
+            self.context.metrics.upstream_reauthenticated(self.route.cluster if self.route else "?")
         elif isinstance(command, ReportLoginFailure):
             self.context.metrics.sasl_login(False)
             log.warning("client %s: SASL login failed: %s", self.peer, command.message)

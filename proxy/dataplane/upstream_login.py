@@ -9,10 +9,16 @@ on a refusal (the core then closes the client's connection: it cannot be served)
 
 The login's correlation ids are its own: no client request is forwarded before it completes, so
 nothing else is at the broker while these are.
+
+KIP-368: a broker with `connections.max.reauth.ms` answers the last SaslAuthenticate with a
+session lifetime and closes the connection at the first request after it ends. `again()` is the
+same login as a fresh exchange (the core runs it on the open connection before the session ends:
+see connection.py); the password stays the one read when the connection opened.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from protocol import schema
@@ -26,14 +32,20 @@ CLIENT_ID = "kafka-failover-proxy-login"
 
 
 class UpstreamLogin:
-    __slots__ = ("_correlation", "_expect", "_login", "_version", "username")
+    __slots__ = ("_correlation", "_expect", "_login", "_make", "_version", "session_lifetime_ms", "username")
 
-    def __init__(self, login: ClientLogin, username: str, authenticate_version: int = 2) -> None:
-        self._login = login
+    def __init__(self, make: Callable[[], ClientLogin], username: str, authenticate_version: int = 2) -> None:
+        self._make = make
+        self._login = make()
         self.username = username
         self._version = authenticate_version
         self._correlation = 0
         self._expect = sasl_handshake.API_KEY
+        self.session_lifetime_ms = 0  # from the broker's last answer: 0 = the session does not expire
+
+    def again(self) -> UpstreamLogin:
+        """The same login as a new exchange, for KIP-368 re-authentication."""
+        return UpstreamLogin(self._make, self.username, self._version)
 
     def start(self) -> bytes:
         return self._request(sasl_handshake, 1, {"Mechanism": self._login.mechanism})
@@ -55,7 +67,10 @@ class UpstreamLogin:
             token = self._login.respond(bytes(answer.AuthBytes))
         except SaslError as exc:
             raise SaslError(f"{where}: {exc}") from None
-        return None if token is None else self._authenticate(token)
+        if token is None:
+            self.session_lifetime_ms = answer.get("SessionLifetimeMs", 0)
+            return None
+        return self._authenticate(token)
 
     def _authenticate(self, token: bytes) -> bytes:
         return self._request(sasl_authenticate, self._version, {"AuthBytes": token})

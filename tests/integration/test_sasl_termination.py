@@ -6,7 +6,9 @@ One module-scoped pair of single-node clusters (A: node 1, B: node 11), each wit
 SASL_PLAINTEXT listener, and a service user of its own: `kfp-a` exists only on A, `kfp-b` only on
 B. The application user `alice` exists on neither: it is only in the proxy's credentials file, so
 a client that gets anything done through the proxy was authenticated by the proxy, and after a
-switch new connections can only work if the proxy logs in to B as `kfp-b`.
+switch new connections can only work if the proxy logs in to B as `kfp-b`. Both brokers set a
+4 s session lifetime (`connections.max.reauth.ms`, KIP-368): upstream connections that live
+longer must renew their service session on the open connection, or the broker closes them.
 """
 
 from __future__ import annotations
@@ -43,12 +45,13 @@ pytestmark = pytest.mark.integration
 SERVICE = {"A": ("kfp-a", "kfp-a-service-secret"), "B": ("kfp-b", "kfp-b-service-secret")}
 ALICE = "alice-secret-pw"
 SECRETS = (ALICE, *(password for _user, password in SERVICE.values()))
+REAUTH = {"connections.max.reauth.ms": "4000"}
 
 
 @pytest.fixture(scope="module")
 def pair() -> Iterator[dict[str, Cluster]]:
-    clusters = start_clusters([ClusterSpec("term-A", (1,), sasl_users=dict([SERVICE["A"]])),
-                               ClusterSpec("term-B", (11,), sasl_users=dict([SERVICE["B"]]))])
+    clusters = start_clusters([ClusterSpec("term-A", (1,), REAUTH, sasl_users=dict([SERVICE["A"]])),
+                               ClusterSpec("term-B", (11,), REAUTH, sasl_users=dict([SERVICE["B"]]))])
     try:
         yield {"A": clusters[0], "B": clusters[1]}
     finally:
@@ -117,22 +120,29 @@ def test_kafka_python_with_plain_and_aiokafka_with_scram(proxy: ProxyThread, cer
     assert len(again) == 100
 
 
+def renewed_sessions(proxy: ProxyThread) -> float:
+    return sum(metric_lines(proxy, "kfp_upstream_reauthentications_total").values())
+
+
 def test_java_clients_through_tls_and_scram_terminated_at_the_proxy(
         proxy: ProxyThread, certs: TestCertificates, tmp_path: Path) -> None:
+    """The producer runs ~6 s, past the brokers' 4 s session lifetime: its upstream sessions are renewed."""
     topic = unique("term-java")
+    renewed_before = renewed_sessions(proxy)
     jaas = f'org.apache.kafka.common.security.scram.ScramLoginModule required username="alice" password="{ALICE}";'
     properties = {"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512", "sasl.jaas.config": jaas,
                   "ssl.truststore.type": "PEM", "ssl.truststore.location": str(certs.ca.cert)}
     config = tmp_path / "client.properties"
     config.write_text("".join(f"{key}={value}\n" for key, value in properties.items()))
     produced = tools.parse_producer_performance(tools.run_tool(tools.PRODUCER_PERFORMANCE, [
-        "--bootstrap-server", proxy.bootstrap, "--topic", topic, "--num-records", "3000",
-        "--record-size", "100", "--throughput", "-1", "--command-config", str(config)]).stdout)
-    assert produced.records == 3_000
+        "--bootstrap-server", proxy.bootstrap, "--topic", topic, "--num-records", "6000",
+        "--record-size", "100", "--throughput", "1000", "--command-config", str(config)]).stdout)
+    assert produced.records == 6_000
+    assert renewed_sessions(proxy) > renewed_before
     result = tools.run_tool(tools.CONSUMER_PERFORMANCE, [
-        "--bootstrap-server", proxy.bootstrap, "--topic", topic, "--num-records", "3000",
+        "--bootstrap-server", proxy.bootstrap, "--topic", topic, "--num-records", "6000",
         "--group", unique("java"), "--timeout", "60000", "--command-config", str(config)])
-    assert tools.parse_consumer_performance(result.stdout).records == 3_000
+    assert tools.parse_consumer_performance(result.stdout).records == 6_000
 
 
 def test_a_wrong_password_fails_only_that_client_and_no_secret_is_logged_or_shown(

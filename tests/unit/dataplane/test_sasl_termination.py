@@ -24,6 +24,7 @@ from proxy.dataplane.connection import (
     Connection,
     ConnectUpstream,
     ReportLoginFailure,
+    ReportUpstreamReauthenticated,
     SendClient,
     SendUpstream,
     UpstreamConnected,
@@ -81,6 +82,7 @@ class Terminating:
     """A real ProxyContext whose listener terminates SASL against a credentials file with alice."""
 
     def __init__(self, tmp_path: Path, mechanisms: list[str] | None = None) -> None:
+        self.now_ns = 0
         credentials = tmp_path / "users.scram"
         credentials.write_text("# users\n" + "".join(
             format_entry("alice", make_credential(m, PASSWORD)) + "\n" for m in ("SCRAM-SHA-256", "SCRAM-SHA-512")))
@@ -91,7 +93,7 @@ class Terminating:
         self.context = ProxyContext(config, Metrics(clusters=["A"]))
         assert self.context.client_credentials is not None and config.listeners.sasl is not None
         self.gate = SaslGate(config.listeners.sasl.mechanisms, self.context.client_credentials)
-        self.core = Connection(self.context, Client(), 1 << 20, 1000, gate=self.gate)
+        self.core = Connection(self.context, Client(), 1 << 20, 1000, now_ns=lambda: self.now_ns, gate=self.gate)
         self.mapper = self.context.virtual.mapper("A")
 
     def send(self, data: bytes) -> list[Command]:
@@ -129,7 +131,7 @@ def test_requests_pipelined_after_login_are_held_until_the_upstream_logged_in(tm
     proxy.login()
     assert proxy.send(metadata_request(9)) == []  # held: no upstream yet
     broker = ScramServer("SCRAM-SHA-512", {"kfp": make_credential("SCRAM-SHA-512", "kfp-pw")}.get)
-    login = UpstreamLogin(ClientLogin("SCRAM-SHA-512", "kfp", "kfp-pw"), "kfp", AUTH_V)
+    login = UpstreamLogin(lambda: ClientLogin("SCRAM-SHA-512", "kfp", "kfp-pw"), "kfp", AUTH_V)
     sent = proxy.core.handle(UpstreamConnected(proxy.mapper, login))
     assert [type(c) for c in sent] == [SendUpstream]  # the SaslHandshake, nothing of the client's
     handshake_ok = schema.encode(sasl_handshake.RESPONSE, 1, {"ErrorCode": 0, "Mechanisms": ["SCRAM-SHA-512"]})
@@ -153,16 +155,43 @@ def upstream_token(commands: list[Command]) -> bytes:
     return bytes(schema.decode(sasl_authenticate.REQUEST, header.api_version, frame[header.header_length:]).AuthBytes)
 
 
-def authenticate_response(correlation_id: int, token: bytes, error: int = 0) -> bytes:
+def authenticate_response(correlation_id: int, token: bytes, error: int = 0, lifetime_ms: int = 0) -> bytes:
     body = schema.encode(sasl_authenticate.RESPONSE, AUTH_V, schema.new(
-        sasl_authenticate.RESPONSE, AUTH_V, ErrorCode=error, ErrorMessage="bad" if error else None, AuthBytes=token))
+        sasl_authenticate.RESPONSE, AUTH_V, ErrorCode=error, ErrorMessage="bad" if error else None, AuthBytes=token,
+        SessionLifetimeMs=lifetime_ms))
     return response(correlation_id, body)
+
+
+def service_login(proxy: Terminating, lifetime_ms: int) -> list[Command]:
+    """The upstream's PLAIN service login as a broker with a session lifetime answers it."""
+    handshake_ok = schema.encode(sasl_handshake.RESPONSE, 1, {"ErrorCode": 0, "Mechanisms": ["PLAIN"]})
+    proxy.core.handle(UpstreamDataReceived(response(1, handshake_ok, flexible=False)))
+    return proxy.core.handle(UpstreamDataReceived(authenticate_response(2, b"", lifetime_ms=lifetime_ms)))
+
+
+def test_the_upstream_session_is_renewed_on_the_open_connection_before_it_ends(tmp_path: Path) -> None:
+    proxy = Terminating(tmp_path)
+    proxy.login("PLAIN")
+    proxy.core.handle(UpstreamConnected(proxy.mapper, UpstreamLogin(lambda: ClientLogin("PLAIN", "kfp", "pw"), "kfp")))
+    assert service_login(proxy, lifetime_ms=1000) == []
+    assert [type(c) for c in proxy.send(list_offsets(8))] == [SendUpstream]
+    proxy.now_ns = 849 * 10**6
+    assert [type(c) for c in proxy.send(list_offsets(9))] == [SendUpstream]  # before 85%: relayed as usual
+    proxy.now_ns = 851 * 10**6
+    (renew,) = proxy.send(list_offsets(10))
+    assert isinstance(renew, SendUpstream) and b"".join(renew.parts)[4:6] == b"\x00\x11"  # a SaslHandshake
+    assert answers(proxy.core.handle(UpstreamDataReceived(response(8, b"r8") + response(9, b"r9")))) == [
+        b"\x00\x00\x00\x08\x00r8", b"\x00\x00\x00\x09\x00r9"]  # answers to earlier requests go on
+    commands = service_login(proxy, lifetime_ms=1000)
+    assert [b"".join(c.parts) for c in commands if isinstance(c, SendUpstream)] == [list_offsets(10)]
+    assert any(isinstance(c, ReportUpstreamReauthenticated) for c in commands)
+    assert proxy.core.upstream_outstanding == 1
 
 
 def test_a_refused_service_login_closes_that_client_with_the_reason(tmp_path: Path) -> None:
     proxy = Terminating(tmp_path)
     proxy.login()
-    login = UpstreamLogin(ClientLogin("PLAIN", "kfp", "stale-pw"), "kfp", AUTH_V)
+    login = UpstreamLogin(lambda: ClientLogin("PLAIN", "kfp", "stale-pw"), "kfp", AUTH_V)
     proxy.core.handle(UpstreamConnected(proxy.mapper, login))
     handshake_ok = schema.encode(sasl_handshake.RESPONSE, 1, {"ErrorCode": 0, "Mechanisms": ["PLAIN"]})
     proxy.core.handle(UpstreamDataReceived(response(1, handshake_ok, flexible=False)))
