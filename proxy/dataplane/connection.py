@@ -39,12 +39,14 @@ else is the upstream's protocol error) and rewritten where they carry broker add
 
 SASL termination (a `SaslGate`, `proxy.dataplane.sasl_gate`): before the client has logged in,
 every frame goes to the gate, which answers it or closes; nothing is held or forwarded and no
-upstream exists yet. Login emits ConnectUpstream; what the client pipelines after it is held as in
-CONNECTING. The upstream connection then logs in with the cluster's service credentials
-(`UpstreamConnected.login`, an `UpstreamLogin`): its responses go to the login, not to
-`ResponseOrder`, and only once it succeeds is the mapper set and the held frames replayed. After
-login, SaslHandshake/SaslAuthenticate (KIP-368 re-authentication) still go to the gate, never
-to the broker, whose session is the proxy's.
+upstream exists yet. Frames are capped at `PRE_LOGIN_MAX_FRAME` until then, as brokers cap them
+(`sasl.server.max.receive.size`): an unauthenticated client cannot make the proxy buffer more.
+Login emits ConnectUpstream; what the client pipelines after it is held as in CONNECTING. The
+upstream connection then logs in with the cluster's service credentials (`UpstreamConnected.login`,
+an `UpstreamLogin`): its responses go to the login, not to `ResponseOrder`, and only once it
+succeeds is the mapper set and the held frames replayed. After login, SaslHandshake and
+SaslAuthenticate (a client's KIP-368 re-authentication) still go to the gate, never to the broker,
+whose session is the proxy's.
 
 That session may end (KIP-368: a broker with `connections.max.reauth.ms` sends a lifetime and
 closes the connection at the first request after it). Once 85% of the lifetime has passed, the
@@ -94,6 +96,7 @@ _SIZE = struct.Struct(">i")
 _INT16 = struct.Struct(">h")
 FETCH, PRODUCE = 1, 0
 REWRITTEN_BY_INTERCEPTORS = frozenset({22, 26})  # InitProducerId, EndTxn: producer ids after a switch
+PRE_LOGIN_MAX_FRAME = 512 * 1024  # Kafka's sasl.server.max.receive.size default
 
 
 # -- events ------------------------------------------------------------------------------------------------
@@ -219,7 +222,8 @@ class Connection:
 
     __slots__ = (
         "_client_frames", "_closed", "_decisions", "_gate", "_held", "_held_bytes", "_hold_limit", "_holding_paused",
-        "_local_bytes", "_login", "_login_mapper", "_mapper", "_now_ns", "_order", "_out", "_reauth_at_ns",
+        "_local_bytes", "_login", "_login_mapper", "_mapper", "_max_frame_bytes", "_now_ns", "_order", "_out",
+        "_reauth_at_ns",
         "_session", "_to_client", "_to_upstream", "_upstream_frames", "client",
     )
 
@@ -232,7 +236,8 @@ class Connection:
         self._session: UpstreamLogin | None = None  # the completed service login, renewed before it ends
         self._reauth_at_ns: int | None = None  # when the next client request renews it (None: never)
         self.client = client
-        self._client_frames = FrameSplitter(max_frame_bytes)
+        self._max_frame_bytes = max_frame_bytes
+        self._client_frames = FrameSplitter(min(max_frame_bytes, PRE_LOGIN_MAX_FRAME) if gate else max_frame_bytes)
         self._upstream_frames = FrameSplitter(max_frame_bytes)
         self._order = ResponseOrder()
         self._mapper: NodeMapper | None = None
@@ -365,6 +370,7 @@ class Connection:
         if verdict.failed:
             self._out.append(ReportLoginFailure(verdict.failed))
         if verdict.logged_in:
+            self._client_frames.limit = self._max_frame_bytes
             self._out.append(ConnectUpstream(verdict.logged_in))
         if verdict.close:
             self._close(verdict.close)

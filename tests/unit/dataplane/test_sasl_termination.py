@@ -18,6 +18,7 @@ from protocol import schema
 from protocol.headers import peek_request_header, response_header_length
 from protocol.messages import metadata, sasl_authenticate, sasl_handshake
 from proxy.dataplane.connection import (
+    PRE_LOGIN_MAX_FRAME,
     ClientDataReceived,
     CloseConnection,
     Command,
@@ -227,6 +228,16 @@ def test_any_request_but_api_versions_before_login_closes_unanswered(tmp_path: P
     commands = proxy.send(metadata_request(1) + handshake(2, "PLAIN"))
     assert [type(c) for c in commands] == [CloseConnection]
     assert "ILLEGAL_SASL_STATE" in commands[0].reason  # type: ignore[union-attr]
+
+
+def test_frames_before_login_are_capped_like_a_broker_s_and_lifted_after(tmp_path: Path) -> None:
+    proxy = Terminating(tmp_path)
+    big = PRE_LOGIN_MAX_FRAME + 1
+    commands = proxy.send(big.to_bytes(4, "big"))
+    assert [type(c) for c in commands] == [CloseConnection] and commands[0].error == "FrameTooLarge"  # type: ignore[union-attr]
+    proxy = Terminating(tmp_path)
+    proxy.login("PLAIN")
+    assert proxy.send(big.to_bytes(4, "big")) == []  # waits for the rest of a large Produce
 
 
 def test_sasl_authenticate_before_a_handshake_is_answered_34_and_closed(tmp_path: Path) -> None:
