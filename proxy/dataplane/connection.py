@@ -13,7 +13,7 @@ Events (past tense, what happened)      Commands (imperative, what to do)
                                           FateUnknown(correlation id, api key, version)
                                           ConnectUpstream(principal)   a terminating listener's client
                                                                        logged in: open its upstream now
-                                          ReportLoginFailure(message)  no secret in it
+                                          ReportLoginFailure(message, upstream)  no secret
                                           ReportUpstreamReauthenticated()
 
 Lifecycle:
@@ -183,9 +183,11 @@ class ConnectUpstream:
 
 @dataclass(frozen=True, slots=True)
 class ReportLoginFailure:
-    """A client's login failed (wrong password, unknown mechanism): user and mechanism, no secret."""
+    """A login failed: the client's (wrong password, unknown mechanism) or the upstream's service
+    login (the broker refused it). User and mechanism at most, no secret."""
 
     message: str
+    upstream: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,7 +466,7 @@ class Connection:
         try:
             request = login.on_response(frame)
         except SaslError as exc:
-            self._out.append(ReportLoginFailure(f"upstream {exc}"))
+            self._out.append(ReportLoginFailure(str(exc), upstream=True))
             self._close(f"upstream {exc}")
             return
         if request is not None:

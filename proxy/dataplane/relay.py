@@ -312,6 +312,15 @@ class ClientConnection(asyncio.BufferedProtocol):
         elif isinstance(command, ReportUpstreamReauthenticated):
             self.context.metrics.upstream_reauthenticated(self.route.cluster if self.route else "?")
         elif isinstance(command, ReportLoginFailure):
+            self._report_login_failure(command)
+
+    def _report_login_failure(self, command: ReportLoginFailure) -> None:
+        if command.upstream:
+            cluster = self.route.cluster if self.route else "?"
+            self.context.metrics.upstream_error(cluster, "sasl")
+            log.warning("client %s: upstream %s refused the %s; closing the client", self.peer, cluster,
+                        command.message)
+        else:
             self.context.metrics.sasl_login(False)
             log.warning("client %s: SASL login failed: %s", self.peer, command.message)
 
