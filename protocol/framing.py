@@ -75,6 +75,16 @@ class FrameSplitter:
         """Bytes received but not yet returned as frames (including a partial frame's prefix)."""
         return len(self._buf) - self._start
 
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+    @limit.setter
+    def limit(self, max_frame_size: int) -> None:
+        """A new cap from the next size prefix on (a SASL listener raises it once a client logged in)."""
+        _check_limit(max_frame_size)
+        self._limit = max_frame_size
+
     def feed(self, data: Buffer) -> None:
         """Append received bytes; frames handed out before this call may be released now."""
         self._keep_lent()

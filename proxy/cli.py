@@ -91,8 +91,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from proxy.sasl.credentials import listener_credentials
+
     config = _load(args.config)
-    print(f"{args.config}: ok (active {config.active}, clusters {', '.join(config.clusters)})")
+    credentials = listener_credentials(config.listeners.sasl, ConfigError)
+    users = f", {len(credentials.users)} SASL users" if credentials is not None else ""
+    print(f"{args.config}: ok (active {config.active}, clusters {', '.join(config.clusters)}{users})")
     return OK
 
 

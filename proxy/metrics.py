@@ -164,6 +164,11 @@ class Metrics:
         self._upstream_connections = _Children(self.upstream_connections.labels, _one)
         self._upstream_errors = _Children(self.upstream_errors_total.labels, _many)
         self._frame_errors = _Children(self.frame_errors_total.labels, _one)
+        self.sasl_logins_total = self._counter("kfp_sasl_logins_total",
+                                               "Client logins at a terminating listener, by outcome", ("outcome",))
+        self.upstream_reauthentications_total = self._counter(
+            "kfp_upstream_reauthentications_total", "Service sessions renewed on open upstream connections (KIP-368)",
+            ("cluster",))
 
     def _build_switch(self) -> None:
         self.active_cluster = self._gauge("kfp_active_cluster", "1 for the cluster clients are routed to",
@@ -247,6 +252,12 @@ class Metrics:
 
     def frame_error(self, reason: str) -> None:
         self._frame_errors.get(reason).inc()
+
+    def upstream_reauthenticated(self, cluster: str) -> None:
+        self.upstream_reauthentications_total.labels(cluster).inc()
+
+    def sasl_login(self, succeeded: bool) -> None:
+        self.sasl_logins_total.labels("succeeded" if succeeded else "failed").inc()
 
     # -- switch ---------------------------------------------------------------------------------------
 

@@ -6,11 +6,15 @@ commands it gets back. Every decision about a frame is made here, so every path 
 answers, acks=0, fences, rewrites, garbage, an upstream that dies) is unit-tested without a socket.
 
 Events (past tense, what happened)      Commands (imperative, what to do)
-  UpstreamConnected(mapper)               SendUpstream(parts)      frames for the broker, prefixed
+  UpstreamConnected(mapper, login)        SendUpstream(parts)      frames for the broker, prefixed
   ClientDataReceived(data)                SendClient(parts)        answers, strictly in request order
   UpstreamDataReceived(data)              PauseClientReading / ResumeClientReading
   UpstreamClosed / ClientClosed           CloseConnection(reason, bad_frame_from, error)
                                           FateUnknown(correlation id, api key, version)
+                                          ConnectUpstream(principal)   a terminating listener's client
+                                                                       logged in: open its upstream now
+                                          ReportLoginFailure(message, upstream)  no secret
+                                          ReportUpstreamReauthenticated()
 
 Lifecycle:
 
@@ -32,6 +36,24 @@ no response from the broker, so nothing waits for one. Every other request joins
 and a local answer waits there behind every earlier request still at the broker. Responses are
 matched by correlation id to the oldest request at the broker (a broker answers in order; anything
 else is the upstream's protocol error) and rewritten where they carry broker addresses.
+
+SASL termination (a `SaslGate`, `proxy.dataplane.sasl_gate`): before the client has logged in,
+every frame goes to the gate, which answers it or closes; nothing is held or forwarded and no
+upstream exists yet. Frames are capped at `PRE_LOGIN_MAX_FRAME` until then, as brokers cap them
+(`sasl.server.max.receive.size`): an unauthenticated client cannot make the proxy buffer more.
+Login emits ConnectUpstream; what the client pipelines after it is held as in CONNECTING. The
+upstream connection then logs in with the cluster's service credentials (`UpstreamConnected.login`,
+an `UpstreamLogin`): its responses go to the login, not to `ResponseOrder`, and only once it
+succeeds is the mapper set and the held frames replayed. After login, SaslHandshake and
+SaslAuthenticate (a client's KIP-368 re-authentication) still go to the gate, never to the broker,
+whose session is the proxy's.
+
+That session may end (KIP-368: a broker with `connections.max.reauth.ms` sends a lifetime and
+closes the connection at the first request after it). Once 85% of the lifetime has passed, the
+next client request starts a re-authentication on the open connection, as Java clients do: the
+request and those after it are held, the login's frames go out behind the requests already at the
+broker, the responses to those are relayed as usual, and the first response once none is left
+is the login's (the broker answers in order). When the login completes the held requests go on.
 
 CLOSED: nothing more is relayed. A request forwarded upstream whose answer never came may or may not
 have been applied: each is reported once as `FateUnknown` and never as answered, so the switch's
@@ -60,6 +82,9 @@ from protocol.patch.fetch_request import clear_leader_epochs
 from protocol.patch.topic_ids import carries_ids, map_request, map_response
 from proxy.dataplane.correlation import Pending, ResponseOrder
 from proxy.dataplane.rewrite import REQUEST_REWRITERS, RESPONSE_REWRITERS, request_needs_rewrite, response_needs_rewrite
+from proxy.dataplane.sasl_gate import API_VERSIONS, GateVerdict, SaslGate
+from proxy.dataplane.upstream_login import UpstreamLogin
+from proxy.sasl.scram import SaslError
 
 if TYPE_CHECKING:
     from proxy.dataplane.virtual_cluster import NodeMapper
@@ -71,6 +96,7 @@ _SIZE = struct.Struct(">i")
 _INT16 = struct.Struct(">h")
 FETCH, PRODUCE = 1, 0
 REWRITTEN_BY_INTERCEPTORS = frozenset({22, 26})  # InitProducerId, EndTxn: producer ids after a switch
+PRE_LOGIN_MAX_FRAME = 512 * 1024  # Kafka's sasl.server.max.receive.size default
 
 
 # -- events ------------------------------------------------------------------------------------------------
@@ -79,6 +105,7 @@ REWRITTEN_BY_INTERCEPTORS = frozenset({22, 26})  # InitProducerId, EndTxn: produ
 @dataclass(frozen=True, slots=True)
 class UpstreamConnected:
     mapper: NodeMapper  # how this cluster's broker ids and addresses map to virtual ones
+    login: UpstreamLogin | None = None  # a terminating listener's service login, run before relaying
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +174,29 @@ class FateUnknown:
     api_version: int
 
 
-Command = SendUpstream | SendClient | PauseClientReading | ResumeClientReading | CloseConnection | FateUnknown
+@dataclass(frozen=True, slots=True)
+class ConnectUpstream:
+    """A terminating listener's client logged in as `principal`: open its upstream connection now."""
+
+    principal: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReportLoginFailure:
+    """A login failed: the client's (wrong password, unknown mechanism) or the upstream's service
+    login (the broker refused it). User and mechanism at most, no secret."""
+
+    message: str
+    upstream: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReportUpstreamReauthenticated:
+    """The upstream's service session was renewed on the open connection (KIP-368)."""
+
+
+Command = (SendUpstream | SendClient | PauseClientReading | ResumeClientReading | CloseConnection | FateUnknown
+           | ConnectUpstream | ReportLoginFailure | ReportUpstreamReauthenticated)
 
 
 class Decisions(Protocol):
@@ -174,16 +223,23 @@ class Connection:
     """
 
     __slots__ = (
-        "_client_frames", "_closed", "_decisions", "_held", "_held_bytes", "_hold_limit", "_holding_paused",
-        "_local_bytes", "_mapper", "_now_ns", "_order", "_out", "_to_client", "_to_upstream", "_upstream_frames",
-        "client",
+        "_client_frames", "_closed", "_decisions", "_gate", "_held", "_held_bytes", "_hold_limit", "_holding_paused",
+        "_local_bytes", "_login", "_login_mapper", "_mapper", "_max_frame_bytes", "_now_ns", "_order", "_out",
+        "_reauth_at_ns",
+        "_session", "_to_client", "_to_upstream", "_upstream_frames", "client",
     )
 
     def __init__(self, decisions: Decisions, client: Any, max_frame_bytes: int, hold_limit: int,
-                 now_ns: Callable[[], int] = time.perf_counter_ns) -> None:
+                 now_ns: Callable[[], int] = time.perf_counter_ns, gate: SaslGate | None = None) -> None:
         self._decisions = decisions
+        self._gate = gate  # a terminating listener's login state; None relays SASL like any request
+        self._login: UpstreamLogin | None = None  # the service login under way on the upstream
+        self._login_mapper: NodeMapper | None = None  # the mapper to take once that login succeeds
+        self._session: UpstreamLogin | None = None  # the completed service login, renewed before it ends
+        self._reauth_at_ns: int | None = None  # when the next client request renews it (None: never)
         self.client = client
-        self._client_frames = FrameSplitter(max_frame_bytes)
+        self._max_frame_bytes = max_frame_bytes
+        self._client_frames = FrameSplitter(min(max_frame_bytes, PRE_LOGIN_MAX_FRAME) if gate else max_frame_bytes)
         self._upstream_frames = FrameSplitter(max_frame_bytes)
         self._order = ResponseOrder()
         self._mapper: NodeMapper | None = None
@@ -235,7 +291,7 @@ class Connection:
             elif isinstance(event, UpstreamDataReceived):
                 self._upstream_data(event.data)
             elif isinstance(event, UpstreamConnected):
-                self._upstream_connected(event.mapper)
+                self._upstream_connected(event.mapper, event.login)
             elif isinstance(event, UpstreamClosed):
                 self._close("upstream closed")
             else:
@@ -272,13 +328,54 @@ class Connection:
         splitter = self._client_frames
         splitter.lend(data)  # frames wholly in `data` are views of the relay's read buffer: used now or copied
         try:
-            while (frame := splitter.next_frame()) is not None:
-                if self._mapper is None:
+            while not self._closed and (frame := splitter.next_frame()) is not None:
+                if self._gate is not None and self._gate_takes(self._gate, frame):
+                    self._on_sasl(self._gate, frame)
+                elif self._mapper is None or self._login is not None:
+                    self._hold(frame)
+                elif self._reauth_at_ns is not None and self._now_ns() >= self._reauth_at_ns:
+                    self._reauthenticate()
                     self._hold(frame)
                 else:
                     self._on_request(frame, self._mapper)
         except ProtocolError as exc:
             self._close(str(exc), "client", exc)
+
+    # -- SASL termination --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _gate_takes(gate: SaslGate, frame: memoryview) -> bool:
+        if gate.raw_tokens or not gate.logged_in:
+            return True
+        return len(frame) >= 2 and gate.wants(_INT16.unpack_from(frame)[0])
+
+    def _on_sasl(self, gate: SaslGate, frame: memoryview) -> None:
+        if gate.raw_tokens:  # only before login: nothing is at the broker, so the token answers at once
+            self._apply(gate.on_raw_token(frame), None)
+            return
+        header = peek_request_header(frame)
+        self._decisions.metrics.tally.request(header.api_key)
+        if header.api_key == API_VERSIONS:
+            local = self._decisions.answer_locally(self.client, header, frame) or []
+            self._apply(GateVerdict(b"".join(local)), header)
+        else:
+            self._apply(gate.on_request(header, frame), header)
+
+    def _apply(self, verdict: GateVerdict, header: RequestHeader | None) -> None:
+        if verdict.answer and header is not None:
+            self._order.answer_locally(header.correlation_id, header.api_key, header.api_version, self._now_ns(),
+                                       [verdict.answer])
+            self._local_bytes += len(verdict.answer)
+            self._release()
+        elif verdict.answer:
+            self._to_client.append(verdict.answer)
+        if verdict.failed:
+            self._out.append(ReportLoginFailure(verdict.failed))
+        if verdict.logged_in:
+            self._client_frames.limit = self._max_frame_bytes
+            self._out.append(ConnectUpstream(verdict.logged_in))
+        if verdict.close:
+            self._close(verdict.close)
 
     def _hold(self, frame: memoryview) -> None:
         """Copied: a frame may be a view of the relay's read buffer, which the next read overwrites."""
@@ -288,7 +385,17 @@ class Connection:
             self._holding_paused = True
             self._out.append(PauseClientReading())
 
-    def _upstream_connected(self, mapper: NodeMapper) -> None:
+    def _reauthenticate(self) -> None:
+        """Start renewing the upstream session; client requests wait until it is done."""
+        assert self._session is not None
+        self._login, self._login_mapper, self._reauth_at_ns = self._session.again(), self._mapper, None
+        self._to_upstream.append(self._login.start())
+
+    def _upstream_connected(self, mapper: NodeMapper, login: UpstreamLogin | None = None) -> None:
+        if login is not None:
+            self._login, self._login_mapper = login, mapper
+            self._to_upstream.append(login.start())
+            return
         self._mapper = mapper
         held, self._held, self._held_bytes = self._held, [], 0
         try:
@@ -347,10 +454,32 @@ class Connection:
         splitter = self._upstream_frames
         splitter.lend(data)
         try:
-            while (frame := splitter.next_frame()) is not None:
-                self._on_response(frame)
+            while not self._closed and (frame := splitter.next_frame()) is not None:
+                if self._login is not None and not self._order.upstream_outstanding:
+                    self._on_login_response(self._login, frame)
+                else:
+                    self._on_response(frame)
         except ProtocolError as exc:
             self._close(f"bad upstream frame: {exc}", "upstream", exc)
+
+    def _on_login_response(self, login: UpstreamLogin, frame: memoryview) -> None:
+        try:
+            request = login.on_response(frame)
+        except SaslError as exc:
+            self._out.append(ReportLoginFailure(str(exc), upstream=True))
+            self._close(f"upstream {exc}")
+            return
+        if request is not None:
+            self._to_upstream.append(request)
+            return
+        renewed = self._session is not None
+        mapper, self._login, self._login_mapper, self._session = self._login_mapper, None, None, login
+        if login.session_lifetime_ms > 0:
+            self._reauth_at_ns = self._now_ns() + login.session_lifetime_ms * 850_000  # 85% of it, in ns
+        if renewed:
+            self._out.append(ReportUpstreamReauthenticated())
+        assert mapper is not None
+        self._upstream_connected(mapper)
 
     def _on_response(self, frame: memoryview) -> None:
         if len(frame) < 4:

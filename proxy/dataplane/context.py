@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from protocol.headers import RequestHeader
-from proxy.config import ProxyConfig
+from proxy.config import ConfigError, ProxyConfig
 from proxy.dataplane.api_versions import ApiVersionsAnswer
 from proxy.dataplane.budget import BufferBudget, Verdict
 from proxy.dataplane.virtual_cluster import NodeMapper, VirtualCluster
 from proxy.log import proxy as log
 from proxy.metrics import Metrics
 from proxy.readiness.inventory import ClientInventory
+from proxy.sasl.credentials import listener_credentials
 from proxy.security.upstream import upstream_security
 from proxy.upstream.monitor import ClusterView, UpstreamMonitor
 
@@ -74,6 +75,8 @@ class ProxyContext:
         self.virtual = VirtualCluster(config.virtual_cluster.cluster_id, listeners.advertised_host,
                                       listeners.broker_port_base, listeners.max_brokers)
         self.security = upstream_security(config)  # every connection to a cluster takes its entry
+        # a terminating listener's users (None: no termination); a bad file stops the start
+        self.client_credentials = listener_credentials(config.listeners.sasl, ConfigError)
         self.monitors = {
             name: UpstreamMonitor(name, [(hp.host, hp.port) for hp in cluster.bootstrap_servers],
                                   security=self.security[name])

@@ -32,10 +32,13 @@ from proxy.dataplane.connection import (
     CloseConnection,
     Command,
     Connection,
+    ConnectUpstream,
     Event,
     FateUnknown,
     Part,
     PauseClientReading,
+    ReportLoginFailure,
+    ReportUpstreamReauthenticated,
     ResumeClientReading,
     SendClient,
     SendUpstream,
@@ -44,7 +47,11 @@ from proxy.dataplane.connection import (
     UpstreamDataReceived,
 )
 from proxy.dataplane.context import READ_BUFFER_BYTES
+from proxy.dataplane.sasl_gate import SaslGate
+from proxy.dataplane.upstream_login import UpstreamLogin
 from proxy.log import connection as log
+from proxy.sasl.login import ClientLogin
+from proxy.sasl.settings import SecretUnavailable
 
 if TYPE_CHECKING:
     from proxy.dataplane.context import ProxyContext, Route
@@ -113,7 +120,8 @@ class ClientConnection(asyncio.BufferedProtocol):
         self.peer = "?"
         self._upstream: UpstreamConnection | None = None
         limits = context.config.limits
-        self._core = Connection(context, self, limits.max_frame_bytes, limits.write_high_water_bytes)
+        self._core = Connection(context, self, limits.max_frame_bytes, limits.write_high_water_bytes,
+                                gate=_gate(context))
         self._reading = ReadingPauses()
         self._closed = False
         self._reported = 0  # what the budget was last told this connection buffers
@@ -132,13 +140,17 @@ class ClientConnection(asyncio.BufferedProtocol):
             log.warning("refusing client %s: max_client_connections reached", self.peer)
             self.close("too many connections")
             return
+        if self.context.client_credentials is None:  # a terminating listener connects once logged in
+            self._start_upstream()
+        if self.context.budget.over:
+            asyncio.get_running_loop().call_soon(self.pause_for_budget)
+
+    def _start_upstream(self) -> None:
         self.route = self.context.route(self.virtual_node)
         if self.route is None:
             self.close("no upstream broker known yet")
             return
         self.context.spawn(self._connect_upstream(self.route), f"upstream-connect-{self.peer}")
-        if self.context.budget.over:
-            asyncio.get_running_loop().call_soon(self.pause_for_budget)
 
     async def _connect_upstream(self, route: Route) -> None:
         """A bootstrap connection tries each broker in turn, as a client tries its bootstrap list."""
@@ -174,7 +186,23 @@ class ClientConnection(asyncio.BufferedProtocol):
             upstream.close()
             return
         self._upstream = upstream
-        self.handle(UpstreamConnected(self.route.mapper))
+        try:
+            login = self._service_login(self.route.cluster)
+        except SecretUnavailable as exc:
+            log.error("client %s: no service login for cluster %s: %s", self.peer, self.route.cluster, exc)
+            self.close("service credentials unavailable")
+            return
+        self.handle(UpstreamConnected(self.route.mapper, login))
+
+    def _service_login(self, cluster: str) -> UpstreamLogin | None:
+        """A terminating listener's upstream logs in with the cluster's service credentials (if any)."""
+        sasl = self.context.security[cluster].sasl
+        if self.context.client_credentials is None or sasl is None:
+            return None
+        view = self.context.view(cluster)
+        version = min(2, view.api_ranges.get(36, (0, 2))[1])
+        password = sasl.password()  # read once per connection: a re-authentication reuses it
+        return UpstreamLogin(lambda: ClientLogin(sasl.mechanism, sasl.username, password), sasl.username, version)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self.context.read_buffer
@@ -277,6 +305,24 @@ class ClientConnection(asyncio.BufferedProtocol):
             self._reading.pause(HOLDING)
         elif isinstance(command, ResumeClientReading):
             self._reading.resume(HOLDING)
+        elif isinstance(command, ConnectUpstream):
+            log.info("client %s logged in as %r", self.peer, command.principal)
+            self.context.metrics.sasl_login(True)
+            self._start_upstream()
+        elif isinstance(command, ReportUpstreamReauthenticated):
+            self.context.metrics.upstream_reauthenticated(self.route.cluster if self.route else "?")
+        elif isinstance(command, ReportLoginFailure):
+            self._report_login_failure(command)
+
+    def _report_login_failure(self, command: ReportLoginFailure) -> None:
+        if command.upstream:
+            cluster = self.route.cluster if self.route else "?"
+            self.context.metrics.upstream_error(cluster, "sasl")
+            log.warning("client %s: upstream %s refused the %s; closing the client", self.peer, cluster,
+                        command.message)
+        else:
+            self.context.metrics.sasl_login(False)
+            log.warning("client %s: SASL login failed: %s", self.peer, command.message)
 
     def _report_close(self, command: CloseConnection) -> None:
         if command.bad_frame_from == "client":
@@ -370,3 +416,9 @@ class UpstreamConnection(asyncio.BufferedProtocol):
         if self.transport is not None:
             self.transport.close()
 
+
+def _gate(context: ProxyContext) -> SaslGate | None:
+    sasl = context.config.listeners.sasl
+    if context.client_credentials is None or sasl is None:
+        return None
+    return SaslGate(sasl.mechanisms, context.client_credentials)

@@ -42,9 +42,17 @@ class SaslLogin:
 
 @dataclass(frozen=True, slots=True)
 class ListenerSasl:
-    """`listeners.sasl`: passthrough relays the client's own SASL exchange to the active cluster."""
+    """`listeners.sasl`: passthrough relays the client's own SASL exchange to the active cluster;
+    terminate authenticates clients at the proxy against `credentials_file` (salted SCRAM entries)
+    with the enabled `mechanisms`, and logs each upstream connection in with the cluster's login."""
 
     mode: str
+    mechanisms: tuple[str, ...] = ()
+    credentials_file: str | None = None
+
+    @property
+    def terminates(self) -> bool:
+        return self.mode == "terminate"
 
 
 def parse_login(d: dict[str, Any], path: str, error: type[Exception]) -> SaslLogin:
@@ -73,8 +81,18 @@ def parse_listener(d: dict[str, Any], path: str, error: type[Exception]) -> List
         if key not in {"mode", "mechanisms", "credentials_file"}:
             raise error(f"{path}.{key}", "unknown key; expected mode, mechanisms, credentials_file")
     mode = d.get("mode")
-    if mode == "terminate":
-        raise error(f"{path}.mode", "terminate is not supported yet; use passthrough")
-    if mode != "passthrough":
-        raise error(f"{path}.mode", f"expected passthrough, got {mode!r}")
-    return ListenerSasl(mode)
+    if mode == "passthrough":
+        for key in ("mechanisms", "credentials_file"):
+            if key in d:
+                raise error(f"{path}.{key}", "only for mode: terminate (passthrough relays the brokers' own)")
+        return ListenerSasl(mode)
+    if mode != "terminate":
+        raise error(f"{path}.mode", f"expected passthrough or terminate, got {mode!r}")
+    mechanisms = d.get("mechanisms", list(CLIENT_MECHANISMS))
+    if not isinstance(mechanisms, list) or not mechanisms or any(m not in CLIENT_MECHANISMS for m in mechanisms):
+        raise error(f"{path}.mechanisms", f"expected a non-empty list of {list(CLIENT_MECHANISMS)}, got {mechanisms!r}")
+    file = d.get("credentials_file")
+    if not isinstance(file, str) or not file:
+        raise error(f"{path}.credentials_file", "required for mode: terminate: a file of salted SCRAM entries "
+                                                "(kafka-failover-proxy scram-credential prints them)")
+    return ListenerSasl(mode, tuple(dict.fromkeys(mechanisms)), file)

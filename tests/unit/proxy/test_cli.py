@@ -63,6 +63,25 @@ def test_check_config_names_the_bad_key_and_exits_2(tmp_path: Path,
     assert capsys.readouterr().err.startswith("config error: listeners.max_brokers: expected 1..1024, got 0")
 
 
+def test_check_config_reads_a_terminating_listener_s_credentials_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from proxy.sasl.scram import format_entry, make_credential
+
+    users = tmp_path / "users.scram"
+    config = tmp_path / "terminate.yaml"
+    config.write_text(_with_listener_sasl(Path(EXAMPLE).read_text(), str(users)))
+    assert cli.main(["check-config", "--config", str(config)]) == 2
+    assert "listeners.sasl.credentials_file" in capsys.readouterr().err
+    users.write_text(format_entry("alice", make_credential("SCRAM-SHA-512", "pw")) + "\n")
+    assert cli.main(["check-config", "--config", str(config)]) == 0
+    assert "1 SASL users" in capsys.readouterr().out
+
+
+def _with_listener_sasl(example: str, credentials_file: str) -> str:
+    sasl = f"  sasl: {{mode: terminate, credentials_file: {credentials_file}}}\n"
+    return example.replace("listeners:\n", "listeners:\n" + sasl, 1)
+
+
 def test_check_config_on_a_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["check-config", "--config", str(tmp_path / "absent.yaml")]) == 2
     assert "config error:" in capsys.readouterr().err

@@ -47,12 +47,23 @@ def error_of(raw: object) -> ConfigError:
     return caught.value
 
 
-@pytest.mark.parametrize("name", ["proxy.yaml", "proxy-failback.yaml", "tls-sasl.yaml"])
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "config").glob("*.yaml")))
 def test_example_files_parse(name: str) -> None:
     config = load(ROOT / "config" / name)
     assert config.virtual_cluster.cluster_id == "kfp-virtual-0000000001"
     assert set(config.clusters) == {"A", "B"}
     assert config.has_mirror(config.active, "B" if config.active == "A" else "A")
+
+
+def test_the_examples_cover_both_sasl_modes() -> None:
+    modes = {sasl.mode for p in (ROOT / "config").glob("*.yaml") if (sasl := load(p).listeners.sasl) is not None}
+    assert modes == {"passthrough", "terminate"}
+
+
+def test_sasl_termination_settings_parse_with_every_mechanism_by_default() -> None:
+    sasl = parse(edited("listeners.sasl", {"mode": "terminate", "credentials_file": "users.scram"})).listeners.sasl
+    assert sasl is not None and sasl.terminates
+    assert (sasl.mechanisms, sasl.credentials_file) == (("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"), "users.scram")
 
 
 def test_example_files_match_the_defaults_they_document() -> None:
@@ -124,7 +135,11 @@ BAD_VALUES = [
     ("clusters.B.sasl", {"mechanism": "PLAIN", "username": "u"}, "clusters.B.sasl.password_file"),
     ("clusters.B.sasl", {"mechanism": "PLAIN", "username": "u", "password_env": "P", "password": "x"},
      "clusters.B.sasl.password"),
-    ("listeners.sasl", {"mode": "terminate"}, "listeners.sasl.mode"),
+    ("listeners.sasl", {"mode": "terminate"}, "listeners.sasl.credentials_file"),
+    ("listeners.sasl", {"mode": "terminate", "credentials_file": "u", "mechanisms": ["GSSAPI"]},
+     "listeners.sasl.mechanisms"),
+    ("listeners.sasl", {"mode": "terminate", "credentials_file": "u", "mechanisms": []}, "listeners.sasl.mechanisms"),
+    ("listeners.sasl", {"mode": "passthrough", "credentials_file": "u"}, "listeners.sasl.credentials_file"),
     ("listeners.sasl", {"mode": "relay"}, "listeners.sasl.mode"),
     ("clusters.B.tls", {"ca": "x"}, "clusters.B.tls.ca"),
     ("clusters.B.tls", {"key_file": "k.pem"}, "clusters.B.tls.cert_file"),

@@ -1,0 +1,47 @@
+"""The server side of one client login, for any mechanism a terminating listener enables.
+
+The Kafka framing (SaslHandshake, SaslAuthenticate, the raw tokens after a v0 handshake) is the
+data plane's (`proxy.dataplane.sasl_gate`); this is only the mechanism: `respond(token)` returns
+the next server token and whether the exchange is complete. Any failure is a `SaslError` whose
+text names the user at most, never a password or proof; the gate answers it with error 58.
+
+PLAIN is one round; SCRAM two (server-first, then server-final once the proof checks out).
+"""
+
+from __future__ import annotations
+
+from proxy.sasl import plain
+from proxy.sasl.credentials import CredentialsFile
+from proxy.sasl.scram import HASHES, SaslError, ScramServer
+
+
+class ServerLogin:
+    def __init__(self, mechanism: str, credentials: CredentialsFile) -> None:
+        if mechanism != "PLAIN" and mechanism not in HASHES:
+            raise SaslError(f"unsupported mechanism {mechanism!r}")
+        self.mechanism = mechanism
+        self.principal = ""  # the authenticated user, set once `respond` reports completion
+        self._credentials = credentials
+        self._scram = None if mechanism == "PLAIN" else ScramServer(
+            mechanism, lambda user: credentials.lookup(user, mechanism))
+        self._round = 0
+
+    def respond(self, token: bytes) -> tuple[bytes, bool]:
+        """(server token, complete); SaslError when the client's token is wrong or malformed."""
+        self._round += 1
+        if self._scram is None:
+            return self._plain(token), True
+        if self._round == 1:
+            return self._scram.first(token), False
+        if self._round == 2:
+            server_final = self._scram.final(token)
+            self.principal = self._scram.username
+            return server_final, True
+        raise SaslError("SCRAM exchange already complete")
+
+    def _plain(self, token: bytes) -> bytes:
+        user, password = plain.parse_token(token)
+        if not plain.verify(self._credentials.any_entry(user), password):
+            raise SaslError(f"authentication failed for user {user!r}")
+        self.principal = user
+        return b""
