@@ -140,11 +140,15 @@ def one_round(library: str, a: Cluster, b: Cluster, load_s: float, producers_n: 
 def judge_round(verdict: dict[str, Any], switch: SwitchRun, producers: list[ProducerWorker],
                 consumers: list[ConsumerWorker], shapes: list[GroupShape]) -> dict[str, Any]:
     tail = switch.record.get("evidence", {}).get("emergency_tail", {})
+    flip_ms = None if switch.flipped_at is None else round((switch.flipped_at - switch.called_at) * 1000)
     return {
         "outcome": switch.outcome, "mode": switch.record.get("mode"), "reason": switch.record.get("reason"),
-        "phases_ms": switch.phases_ms, "reported_tail": tail.get("total_known"),
+        "phases_ms": switch.phases_ms, "reported_tail": tail.get("total_known"), "flip_ms": flip_ms,
+        "checks": {k: switch.record.get("evidence", {}).get(f"{k}_checks") for k in ("transaction", "mirror", "group")},
         "producers": [{"codec": worker.compression, "acked": p["acked"], "lost": p["lost"],
-                       "duplicates": p["duplicates"], "fatal": p["fatal"], "unavailable_ms": p["unavailable_ms"]}
+                       "duplicates": p["duplicates"], "fatal": p["fatal"], "unavailable_ms": p["unavailable_ms"],
+                       "after_flip_ms": _after(p["unavailable_ms"], flip_ms),
+                       "first_error_ms": first_error_ms(worker, switch)}
                       for worker, p in zip(producers, verdict["producers"], strict=True)],
         "consumers": [{"group": str(shape), "offset_resets": c["offset_resets"], "replayed": c["replayed"],
                        "unconsumed": c["unconsumed"], "fatal": c["fatal"], "errors": c["errors"]}
@@ -154,12 +158,28 @@ def judge_round(verdict: dict[str, Any], switch: SwitchRun, producers: list[Prod
     }
 
 
+def _after(unavailable_ms: float | None, flip_ms: int | None) -> int | None:
+    """The client's share of a window: from the flip to its first acknowledgement on the target."""
+    return None if unavailable_ms is None or flip_ms is None else round(unavailable_ms - flip_ms)
+
+
+def first_error_ms(worker: ProducerWorker, switch: SwitchRun) -> int | None:
+    """The producer's first reported error after the switch call (ms from it), if it reported one."""
+    for line in worker.errors:
+        stamp = float(line.split(" ", 1)[0])
+        if stamp >= switch.called_at:
+            return round((stamp - switch.called_at) * 1000)
+    return None
+
+
 def summarize(library: str, rounds: list[dict[str, Any]]) -> dict[str, Any]:
     """Totals over the rounds, p50/p99 over every producer's window, and per codec and group shape."""
     producers = [p for r in rounds for p in r["producers"]]
     consumers = [c for r in rounds for c in r["consumers"]]
     windows = [p["unavailable_ms"] for p in producers if p["unavailable_ms"] is not None]
     planned = rounds[0]["mode"] == "planned"
+    flips = [r["flip_ms"] for r in rounds if r["flip_ms"] is not None]
+    after = [p["after_flip_ms"] for p in producers if p["after_flip_ms"] is not None]
     summary = {
         "library": library, "mode": rounds[0]["mode"], "switches": len(rounds),
         "outcomes": sorted({r["outcome"] for r in rounds}),
@@ -173,6 +193,8 @@ def summarize(library: str, rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "samples": len(windows), "producers": len(producers),
         "unavailable_ms_p50": _rounded(percentile(windows, 50)),
         "unavailable_ms_p99": _rounded(percentile(windows, 99)),
+        "flip_ms_p50": _rounded(percentile(flips, 50)), "flip_ms_max": max(flips, default=None),
+        "after_flip_ms_p50": _rounded(percentile(after, 50)), "after_flip_ms_p99": _rounded(percentile(after, 99)),
         "by_codec": {codec: {"producers": len(ps), "lost": sum(p["lost"] for p in ps),
                              "duplicates": sum(p["duplicates"] for p in ps),
                              "p50_ms": _rounded(percentile([p["unavailable_ms"] for p in ps
@@ -183,7 +205,9 @@ def summarize(library: str, rounds: list[dict[str, Any]]) -> dict[str, Any]:
                      | {"fatal": sum(bool(c["fatal"]) for c in cs)}
                      for group in sorted({c["group"] for c in consumers})
                      for cs in [[c for c in consumers if c["group"] == group]]},
-        "phases_ms": [r["phases_ms"] for r in rounds], "reported_tail": rounds[0]["reported_tail"],
+        "phases_ms": [r["phases_ms"] for r in rounds], "checks": [r["checks"] for r in rounds],
+        "after_flip_ms": [[p["after_flip_ms"] for p in r["producers"]] for r in rounds],
+        "reported_tail": rounds[0]["reported_tail"],
         "errors_sample": [e for r in rounds for e in r["errors_sample"]][:4],
     }
     summary["problems"] = problems(summary, planned)

@@ -29,7 +29,7 @@ from proxy.switch.governance_check import EMERGENCY_BUDGET_S, PLANNED_BUDGET_S, 
 from proxy.switch.interceptor import SwitchInterceptor
 from proxy.switch.machine import actions as act
 from proxy.switch.machine import events as ev
-from proxy.switch.machine.fencing import ProduceFence, TransactionFence
+from proxy.switch.machine.fencing import HOLD_LIMIT_MS, ProduceFence, TransactionFence
 from proxy.switch.machine.governance import governance_gate
 from proxy.switch.machine.machine import SwitchMachine
 from proxy.switch.machine.phases import DisconnectScope, Limits, Phase
@@ -82,6 +82,7 @@ class SwitchExecutor(DurableState):
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timer: asyncio.TimerHandle | None = None
+        self._hold_limit: asyncio.TimerHandle | None = None
         self._admins: dict[tuple[str, bool], ClusterAdmin] = {}
         self._mirrors: dict[tuple[str, str, bool], MirrorProgressReader] = {}
         self.steps = CheckSteps()
@@ -262,16 +263,35 @@ class SwitchExecutor(DurableState):
         if self.machine.running and run is not None:  # a switch, not an operator fence: the fleet follows
             self._announce(run.switch_id, "fence", run.source, run.target, self.machine.epoch)
         self._unknown_fate_at_fence = self.context.writes_of_unknown_fate
-        self.produce_fence.fence()
+        switching = self.machine.running and run is not None
+        self.produce_fence.fence(hold=switching)  # a switch holds produce until its flip (see fencing)
         self.context.metrics.fenced.set(1)
-        asyncio.get_running_loop().call_soon(self._feed, ev.ProduceFenced(now=self.now()))
+        loop = asyncio.get_running_loop()
+        if switching:
+            self._cancel_hold_limit()
+            self._hold_limit = loop.call_later(HOLD_LIMIT_MS / 1000, self._hold_limit_passed)
+        loop.call_soon(self._feed, ev.ProduceFenced(now=self.now()))
+
+    def _hold_limit_passed(self) -> None:
+        self._hold_limit = None
+        if self.produce_fence.holding:
+            count = self.interceptor.stop_holding("switch: produce held past its limit; resend to be refused")
+            log.info("produce fence: held %d ms, now refusing; closed %d held producer connection(s)",
+                     HOLD_LIMIT_MS, count)
+
+    def _cancel_hold_limit(self) -> None:
+        if self._hold_limit is not None:
+            self._hold_limit.cancel()
+            self._hold_limit = None
 
     def _do_UnfenceProduce(self, action: act.UnfenceProduce) -> None:
         if self.state_lost:
             log.warning("produce stays fenced: the switch state is out of reach")
             return
+        self._cancel_hold_limit()
         self.produce_fence.unfence()
         self.interceptor.refused_clients.clear()
+        self.interceptor.held_producers.clear()
         self.context.metrics.fenced.set(0)
 
     def _do_HoldConsumerFetch(self, action: act.HoldConsumerFetch) -> None:

@@ -42,3 +42,46 @@ def test_a_failing_action_does_not_skip_the_ones_after_it_and_aborts_the_switch(
     assert fenced
     assert phase in (Phase.ABORTING, Phase.ABORTED)
     assert reason is not None and "audit log disk full" in reason
+
+
+class HeldProducer:
+    """A client connection with a held Produce: the hold limit closes it."""
+
+    def __init__(self) -> None:
+        self.closed: str | None = None
+
+    def close(self, reason: str) -> None:
+        self.closed = reason
+
+
+def test_a_switch_holds_fenced_produce_and_an_operator_fence_refuses() -> None:
+    async def scenario() -> tuple[bool, bool]:
+        switch = executor()
+        switch.fence()
+        await asyncio.sleep(0)
+        operator_holds = switch.produce_fence.holding
+        switch.unfence()
+        await asyncio.sleep(0.05)
+        switch.start_switch("B", "planned", False, 30.0)
+        switch_holds = switch.produce_fence.holding
+        await asyncio.sleep(0.05)  # the record's first write
+        await switch.close()
+        return operator_holds, switch_holds
+
+    assert asyncio.run(scenario()) == (False, True)
+
+
+def test_past_the_hold_limit_held_producers_are_closed_and_the_fence_refuses() -> None:
+    async def scenario() -> tuple[bool, bool, str | None, int]:
+        switch = executor()
+        switch.produce_fence.fence(hold=True)
+        client = HeldProducer()
+        switch.interceptor.held_producers.add(client)  # type: ignore[arg-type]
+        switch._hold_limit_passed()
+        await switch.close()
+        return (switch.produce_fence.fenced, switch.produce_fence.holding, client.closed,
+                len(switch.interceptor.held_producers))
+
+    fenced, holding, closed, left = asyncio.run(scenario())
+    assert fenced and not holding and left == 0
+    assert closed is not None and "held past its limit" in closed
