@@ -144,7 +144,8 @@ def judge_round(verdict: dict[str, Any], switch: SwitchRun, producers: list[Prod
     return {
         "outcome": switch.outcome, "mode": switch.record.get("mode"), "reason": switch.record.get("reason"),
         "phases_ms": switch.phases_ms, "reported_tail": tail.get("total_known"), "flip_ms": flip_ms,
-        "checks": {k: switch.record.get("evidence", {}).get(f"{k}_checks") for k in ("transaction", "mirror", "group")},
+        "checks": {k: switch.record.get("evidence", {}).get(k, {}).get("checks")
+                   for k in ("transactions", "mirror", "group_offsets")},
         "producers": [{"codec": worker.compression, "acked": p["acked"], "lost": p["lost"],
                        "duplicates": p["duplicates"], "fatal": p["fatal"], "unavailable_ms": p["unavailable_ms"],
                        "after_flip_ms": _after(p["unavailable_ms"], flip_ms),
