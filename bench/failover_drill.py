@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import math
 import sys
 import time
@@ -276,6 +277,16 @@ def plot(runs: list[tuple[dict[str, Any], dict[str, Any]]], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def log_switch_steps() -> None:
+    """The proxy's switch log (phases, each check's steps with durations) on stderr: where a window went."""
+    from proxy.log import switch
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    switch.addHandler(handler)
+    switch.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.failover_drill", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="8 s of load per round instead of 30 s")
@@ -287,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rounds * args.producers < MIN_SAMPLES:
         parser.error(f"--rounds x --producers must give at least {MIN_SAMPLES} samples per library")
     load_s = 8.0 if args.quick else 30.0
+    log_switch_steps()
     a, b = start_clusters([ClusterSpec("A", (1, 2, 3)), ClusterSpec("B", (11, 12))])
     mirror = None
     runs: list[tuple[dict[str, Any], dict[str, Any]]] = []

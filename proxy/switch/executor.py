@@ -369,7 +369,7 @@ class SwitchExecutor(DurableState):
             self.steps.start("open-transactions")
             self.steps.step(f"ListTransactions/DescribeTransactions on {action.cluster}")
             found = await self._admin(action.cluster).open_transactions()
-            self.steps.finish()
+            self._log_check(self.steps.finish())
             return ev.TransactionsChecked(now=self.now(), open_transactions=tuple(t.transactional_id for t in found),
                                           open_for_ms=tuple(t.open_ms for t in found))
 
@@ -380,7 +380,7 @@ class SwitchExecutor(DurableState):
             await self._not_before(action.not_before)
             self.steps.start("mirror")
             progress = await self.mirror_progress(action.source, action.target)
-            self.steps.finish()
+            self._log_check(self.steps.finish())
             return ev.MirrorChecked(now=self.now(), partitions=progress)
 
         self._reply_later(check(), Phase.CATCH_UP, "mirror")
@@ -461,7 +461,7 @@ class SwitchExecutor(DurableState):
             await self._not_before(action.not_before)
             self.steps.start("group offsets")
             groups = await self._group_offsets(action.source, action.target)
-            self.steps.finish()
+            self._log_check(self.steps.finish())
             return ev.GroupOffsetsChecked(now=self.now(), groups=groups)
 
         self._reply_later(check(), Phase.CATCH_UP, "groups")
@@ -545,6 +545,11 @@ class SwitchExecutor(DurableState):
         asyncio.get_running_loop().call_soon(self._feed, ev.ClientsDisconnected(now=self.now(), count=count))
 
     # -- helpers -------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _log_check(steps: str) -> None:
+        """Every check's steps, slowest first: producers wait through each one (issue 10)."""
+        log.info("switch check steps: %s", steps)
 
     def _rejoined(self, client_id: str, group: str) -> None:
         if not self.machine.running:  # a follower's hold: nothing in this machine waits for it
