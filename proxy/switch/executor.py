@@ -29,7 +29,7 @@ from proxy.switch.governance_check import EMERGENCY_BUDGET_S, PLANNED_BUDGET_S, 
 from proxy.switch.interceptor import SwitchInterceptor
 from proxy.switch.machine import actions as act
 from proxy.switch.machine import events as ev
-from proxy.switch.machine.fencing import HOLD_LIMIT_MS, ProduceFence, TransactionFence
+from proxy.switch.machine.fencing import HOLD_LIMIT_MS, HOLD_RECYCLE_EVERY_MS, ProduceFence, TransactionFence
 from proxy.switch.machine.governance import governance_gate
 from proxy.switch.machine.machine import SwitchMachine
 from proxy.switch.machine.phases import DisconnectScope, Limits, Phase
@@ -269,15 +269,18 @@ class SwitchExecutor(DurableState):
         loop = asyncio.get_running_loop()
         if switching:
             self._cancel_hold_limit()
-            self._hold_limit = loop.call_later(HOLD_LIMIT_MS / 1000, self._hold_limit_passed)
+            self._hold_limit = loop.call_later(HOLD_RECYCLE_EVERY_MS / 1000, self._recycle_holds)
         loop.call_soon(self._feed, ev.ProduceFenced(now=self.now()))
 
-    def _hold_limit_passed(self) -> None:
+    def _recycle_holds(self) -> None:
+        """Close connections held for HOLD_LIMIT_MS, and look again later while the switch holds."""
         self._hold_limit = None
-        if self.produce_fence.holding:
-            count = self.interceptor.stop_holding("switch: produce held past its limit; resend to be refused")
-            log.info("produce fence: held %d ms, now refusing; closed %d held producer connection(s)",
-                     HOLD_LIMIT_MS, count)
+        if not self.produce_fence.holding:
+            return
+        count = self.interceptor.recycle_holds(time.monotonic(), HOLD_LIMIT_MS / 1000)
+        if count:
+            log.info("produce fence: closed %d connection(s) holding a Produce for %d ms", count, HOLD_LIMIT_MS)
+        self._hold_limit = asyncio.get_running_loop().call_later(HOLD_RECYCLE_EVERY_MS / 1000, self._recycle_holds)
 
     def _cancel_hold_limit(self) -> None:
         if self._hold_limit is not None:

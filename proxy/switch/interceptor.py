@@ -11,7 +11,7 @@ producers that hold the source's producer id onto one from the target: their tra
 abortable and their abort re-initialises them (`proxy.switch.machine.producer_ids`).
 
 While a switch's fence is up, a fenced Produce is held unanswered (`HOLD`) rather than refused, so
-the client does not sleep its retry backoff across the flip (see `fencing`); `stop_holding` ends that.
+the client does not sleep its retry backoff across the flip (see `fencing`); `recycle_holds` bounds it.
 
 Held fetches are answered at once with NOT_LEADER_OR_FOLLOWER per partition (every client backs off,
 refreshes metadata and retries), never forwarded: a consumer that has not rejoined still fetches
@@ -106,7 +106,7 @@ class SwitchInterceptor:
         self.memberships = Memberships()
         self.on_rejoined: Rejoined | None = None
         self.refused_clients: set[ClientConnection] = set()
-        self.held_producers: set[ClientConnection] = set()  # connections with a Produce held by the fence
+        self.held_producers: dict[ClientConnection, float] = {}  # connection -> its first held Produce (monotonic)
         self.dropped_acks0 = 0
         self.producer_ids = ProducerIdOrigins()
         self._reinitialising: dict[tuple[int, int], str] = {}  # EndTxn sent as InitProducerId: its txn id
@@ -138,16 +138,15 @@ class SwitchInterceptor:
         for key in [k for k in self._reinitialising if k[0] == owner]:
             del self._reinitialising[key]
         self.refused_clients.discard(client)
-        self.held_producers.discard(client)
+        self.held_producers.pop(client, None)
 
-    def stop_holding(self, reason: str) -> int:
-        """The hold limit passed: refuse from now on and close the held connections (they resend, refused)."""
-        self.produce_fence.stop_holding()
-        held = list(self.held_producers)
-        self.held_producers.clear()
-        for client in held:
-            client.close(reason)
-        return len(held)
+    def recycle_holds(self, now: float, limit_s: float) -> int:
+        """Close connections holding a Produce for `limit_s` or longer (they resend, to be held again)."""
+        expired = [client for client, since in self.held_producers.items() if now - since >= limit_s]
+        for client in expired:
+            del self.held_producers[client]
+            client.close("switch: produce held for its limit; resend")
+        return len(expired)
 
     def connection_entries(self) -> dict[str, int]:
         """Entries held per connection or per request, by map: all zero once every connection closed."""
@@ -210,7 +209,7 @@ class SwitchInterceptor:
             self.dropped_acks0 += 1
             return []
         if verdict.hold:
-            self.held_producers.add(client)
+            self.held_producers.setdefault(client, time.monotonic())
             return HOLD
         return self._answer_produce(header, request, verdict.error_code)
 

@@ -61,9 +61,11 @@ and the client resends on a fresh connection at its first retry step, with the s
 numbers, to the target (a disconnect is retriable for every client and refreshes its metadata).
 An abort closes held producers' connections the same way, and they resend to the source. Nothing
 held ever reached a broker, so holding changes nothing the drain or the catch-up reason about.
-Holds are bounded: past `HOLD_LIMIT_MS` the executor calls `stop_holding` and closes the held
-connections, and from then on the fence refuses as above (the same verdict a refused request
-would have had). An operator fence has no end in sight, so it always refuses. The sticky rule is
+Holds are bounded per connection: one holding a request for `HOLD_LIMIT_MS` is closed (the
+executor looks every `HOLD_RECYCLE_EVERY_MS`), below every client's request timeout. The client
+resends after one retry step and is held again, so a long catch-up costs it one disconnect per
+8 s, never a refusal (refusing after a limit instead, tried first, put a 25 s catch-up's producers
+back into a backoff of 1-2 s at the flip). An operator fence has no end in sight, so it refuses. The sticky rule is
 the same for held and refused partitions: a later batch of a held partition is held too.
 
 acks=0 Produce has no response to carry a refusal: the executor must not forward it while fenced
@@ -91,7 +93,8 @@ TXN_OFFSET_COMMIT = 28
 
 PRUNE_EVERY_MS = 60_000
 HOLD_LIMIT_MS = 8_000
-"""Longest a switch holds a fenced Produce before refusing instead: below every client's request timeout."""
+"""Longest a connection's Produce is held before the connection is closed: below every client's request timeout."""
+HOLD_RECYCLE_EVERY_MS = 1_000
 
 GATED_WHEN_NOT_OPEN = frozenset({INIT_PRODUCER_ID, ADD_PARTITIONS_TO_TXN, ADD_OFFSETS_TO_TXN, TXN_OFFSET_COMMIT})
 """Transaction APIs refused for a transactional id without an open transaction while fenced."""
@@ -208,10 +211,6 @@ class ProduceFence:
         self._fenced = True
         self._holding = hold
         self._refused.clear()
-
-    def stop_holding(self) -> None:
-        """The hold limit passed: refuse from now on (the executor closes the held connections)."""
-        self._holding = False
 
     def unfence(self) -> None:
         """Lower the fence. The executor closes refused producers' connections first (see machine)."""

@@ -57,8 +57,9 @@ def test_a_closed_connection_drops_its_holds_with_no_write_of_unknown_fate(proxy
     assert proxy.core.queued == 0 and proxy.core.buffered_bytes == 0
 
 
-def test_after_stop_holding_a_fenced_produce_is_refused_again(proxy: Proxy) -> None:
-    proxy.fence.stop_holding()
+def test_an_operator_fence_answers_a_fenced_produce_at_once(proxy: Proxy) -> None:
+    proxy.fence.unfence()
+    proxy.fence.fence()
     playbook = proxy.connected() >> ClientDataReceived(produce_request(1)) << SendClient
     assert playbook
     assert proxy.core.queued == 0

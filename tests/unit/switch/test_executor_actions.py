@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -10,6 +11,7 @@ from harness.proxy_thread import proxy_config
 from proxy.dataplane.context import ProxyContext
 from proxy.metrics import Metrics
 from proxy.switch.executor import SwitchExecutor
+from proxy.switch.machine.fencing import HOLD_LIMIT_MS
 from proxy.switch.machine.phases import Phase
 
 
@@ -71,17 +73,17 @@ def test_a_switch_holds_fenced_produce_and_an_operator_fence_refuses() -> None:
     assert asyncio.run(scenario()) == (False, True)
 
 
-def test_past_the_hold_limit_held_producers_are_closed_and_the_fence_refuses() -> None:
-    async def scenario() -> tuple[bool, bool, str | None, int]:
+def test_a_connection_held_for_the_limit_is_closed_and_the_switch_keeps_holding() -> None:
+    async def scenario() -> tuple[bool, str | None, str | None, list[object]]:
         switch = executor()
         switch.produce_fence.fence(hold=True)
-        client = HeldProducer()
-        switch.interceptor.held_producers.add(client)  # type: ignore[arg-type]
-        switch._hold_limit_passed()
+        old, young = HeldProducer(), HeldProducer()
+        now = time.monotonic()
+        switch.interceptor.held_producers.update({old: now - HOLD_LIMIT_MS / 1000, young: now})  # type: ignore[dict-item]
+        switch._recycle_holds()
         await switch.close()
-        return (switch.produce_fence.fenced, switch.produce_fence.holding, client.closed,
-                len(switch.interceptor.held_producers))
+        return switch.produce_fence.holding, old.closed, young.closed, list(switch.interceptor.held_producers)
 
-    fenced, holding, closed, left = asyncio.run(scenario())
-    assert fenced and not holding and left == 0
-    assert closed is not None and "held past its limit" in closed
+    holding, old_closed, young_closed, left = asyncio.run(scenario())
+    assert holding and young_closed is None and len(left) == 1
+    assert old_closed is not None and "held for its limit" in old_closed

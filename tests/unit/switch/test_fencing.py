@@ -168,13 +168,12 @@ def test_a_switchs_fence_holds_and_the_hold_is_as_sticky_as_a_refusal() -> None:
     assert (fence.holds, fence.refusals) == (2, 0)
 
 
-def test_past_the_hold_limit_the_fence_refuses_and_unfence_forgets_the_hold() -> None:
+def test_unfence_forgets_the_hold_and_an_operator_fence_never_holds() -> None:
     fence = ProduceFence()
     fence.fence(hold=True)
     fence.decide([P0], producer_id=7)
-    fence.stop_holding()
-    assert not fence.holding and fence.fenced
-    assert fence.decide([P0], producer_id=7) == ProduceVerdict(False, (P0,), NOT_LEADER_OR_FOLLOWER)
     fence.unfence()
-    fence.fence()  # an operator fence never holds
-    assert not fence.holding and not fence.decide([P1], producer_id=7).hold
+    assert not fence.holding and not fence.was_refused(7, P0)
+    fence.fence()  # an operator fence: no end in sight, so it refuses
+    assert not fence.holding
+    assert fence.decide([P1], producer_id=7) == ProduceVerdict(False, (P1,), NOT_LEADER_OR_FOLLOWER)
