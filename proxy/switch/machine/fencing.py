@@ -64,7 +64,7 @@ held ever reached a broker, so holding changes nothing the drain or the catch-up
 Holds are bounded per connection: one holding a request for `HOLD_LIMIT_MS` is closed (the
 executor looks every `HOLD_RECYCLE_EVERY_MS`), below every client's request timeout. The client
 resends after one retry step and is held again, so a long catch-up costs it one disconnect per
-8 s, never a refusal (refusing after a limit instead, tried first, put a 25 s catch-up's producers
+15 s, never a refusal (refusing after a limit instead, tried first, put a 25 s catch-up's producers
 back into a backoff of 1-2 s at the flip). An operator fence has no end in sight, so it refuses. The sticky rule is
 the same for held and refused partitions: a later batch of a held partition is held too.
 
@@ -92,8 +92,10 @@ END_TXN = 26
 TXN_OFFSET_COMMIT = 28
 
 PRUNE_EVERY_MS = 60_000
-HOLD_LIMIT_MS = 8_000
-"""Longest a connection's Produce is held before the connection is closed: below every client's request timeout."""
+HOLD_LIMIT_MS = 15_000
+"""Longest a connection's Produce is held before the connection is closed: below every client's default request
+timeout (the shortest is franz-go's, its 10 s produce timeout plus 10 s of overhead). A close costs franz-go a
+metadata refresh, and it refreshes at most every 5 s: with 8 s, a 12 s fence left its producers 9-11 s late."""
 HOLD_RECYCLE_EVERY_MS = 1_000
 
 GATED_WHEN_NOT_OPEN = frozenset({INIT_PRODUCER_ID, ADD_PARTITIONS_TO_TXN, ADD_OFFSETS_TO_TXN, TXN_OFFSET_COMMIT})
