@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import math
 import sys
 import time
@@ -140,11 +141,16 @@ def one_round(library: str, a: Cluster, b: Cluster, load_s: float, producers_n: 
 def judge_round(verdict: dict[str, Any], switch: SwitchRun, producers: list[ProducerWorker],
                 consumers: list[ConsumerWorker], shapes: list[GroupShape]) -> dict[str, Any]:
     tail = switch.record.get("evidence", {}).get("emergency_tail", {})
+    flip_ms = None if switch.flipped_at is None else round((switch.flipped_at - switch.called_at) * 1000)
     return {
         "outcome": switch.outcome, "mode": switch.record.get("mode"), "reason": switch.record.get("reason"),
-        "phases_ms": switch.phases_ms, "reported_tail": tail.get("total_known"),
+        "phases_ms": switch.phases_ms, "reported_tail": tail.get("total_known"), "flip_ms": flip_ms,
+        "checks": {k: switch.record.get("evidence", {}).get(k, {}).get("checks")
+                   for k in ("transactions", "mirror", "group_offsets")},
         "producers": [{"codec": worker.compression, "acked": p["acked"], "lost": p["lost"],
-                       "duplicates": p["duplicates"], "fatal": p["fatal"], "unavailable_ms": p["unavailable_ms"]}
+                       "duplicates": p["duplicates"], "fatal": p["fatal"], "unavailable_ms": p["unavailable_ms"],
+                       "after_flip_ms": _after(p["unavailable_ms"], flip_ms),
+                       "first_error_ms": first_error_ms(worker, switch)}
                       for worker, p in zip(producers, verdict["producers"], strict=True)],
         "consumers": [{"group": str(shape), "offset_resets": c["offset_resets"], "replayed": c["replayed"],
                        "unconsumed": c["unconsumed"], "fatal": c["fatal"], "errors": c["errors"],
@@ -170,12 +176,28 @@ def consumer_diagnosis(worker: ConsumerWorker, report: dict[str, Any], switch: S
     return diagnosis
 
 
+def _after(unavailable_ms: float | None, flip_ms: int | None) -> int | None:
+    """The client's share of a window: from the flip to its first acknowledgement on the target."""
+    return None if unavailable_ms is None or flip_ms is None else round(unavailable_ms - flip_ms)
+
+
+def first_error_ms(worker: ProducerWorker, switch: SwitchRun) -> int | None:
+    """The producer's first reported error after the switch call (ms from it), if it reported one."""
+    for line in worker.errors:
+        stamp = float(line.split(" ", 1)[0])
+        if stamp >= switch.called_at:
+            return round((stamp - switch.called_at) * 1000)
+    return None
+
+
 def summarize(library: str, rounds: list[dict[str, Any]]) -> dict[str, Any]:
     """Totals over the rounds, p50/p99 over every producer's window, and per codec and group shape."""
     producers = [p for r in rounds for p in r["producers"]]
     consumers = [c for r in rounds for c in r["consumers"]]
     windows = [p["unavailable_ms"] for p in producers if p["unavailable_ms"] is not None]
     planned = rounds[0]["mode"] == "planned"
+    flips = [r["flip_ms"] for r in rounds if r["flip_ms"] is not None]
+    after = [p["after_flip_ms"] for p in producers if p["after_flip_ms"] is not None]
     summary = {
         "library": library, "mode": rounds[0]["mode"], "switches": len(rounds),
         "outcomes": sorted({r["outcome"] for r in rounds}),
@@ -189,6 +211,8 @@ def summarize(library: str, rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "samples": len(windows), "producers": len(producers),
         "unavailable_ms_p50": _rounded(percentile(windows, 50)),
         "unavailable_ms_p99": _rounded(percentile(windows, 99)),
+        "flip_ms_p50": _rounded(percentile(flips, 50)), "flip_ms_max": max(flips, default=None),
+        "after_flip_ms_p50": _rounded(percentile(after, 50)), "after_flip_ms_p99": _rounded(percentile(after, 99)),
         "by_codec": {codec: {"producers": len(ps), "lost": sum(p["lost"] for p in ps),
                              "duplicates": sum(p["duplicates"] for p in ps),
                              "p50_ms": _rounded(percentile([p["unavailable_ms"] for p in ps
@@ -199,7 +223,9 @@ def summarize(library: str, rounds: list[dict[str, Any]]) -> dict[str, Any]:
                      | {"fatal": sum(bool(c["fatal"]) for c in cs)}
                      for group in sorted({c["group"] for c in consumers})
                      for cs in [[c for c in consumers if c["group"] == group]]},
-        "phases_ms": [r["phases_ms"] for r in rounds], "reported_tail": rounds[0]["reported_tail"],
+        "phases_ms": [r["phases_ms"] for r in rounds], "checks": [r["checks"] for r in rounds],
+        "after_flip_ms": [[p["after_flip_ms"] for p in r["producers"]] for r in rounds],
+        "reported_tail": rounds[0]["reported_tail"],
         "errors_sample": [e for r in rounds for e in r["errors_sample"]][:4],
         "unconsumed_diagnosis": [{"round": i, "group": c["group"], "unconsumed": c["unconsumed"]} | c["diagnosis"]
                                  for i, r in enumerate(rounds, 1) for c in r["consumers"]
@@ -270,6 +296,16 @@ def plot(runs: list[tuple[dict[str, Any], dict[str, Any]]], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def log_switch_steps() -> None:
+    """The proxy's switch log (phases, each check's steps with durations) on stderr: where a window went."""
+    from proxy.log import switch
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    switch.addHandler(handler)
+    switch.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.failover_drill", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="8 s of load per round instead of 30 s")
@@ -281,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rounds * args.producers < MIN_SAMPLES:
         parser.error(f"--rounds x --producers must give at least {MIN_SAMPLES} samples per library")
     load_s = 8.0 if args.quick else 30.0
+    log_switch_steps()
     a, b = start_clusters([ClusterSpec("A", (1, 2, 3)), ClusterSpec("B", (11, 12))])
     mirror = None
     runs: list[tuple[dict[str, Any], dict[str, Any]]] = []

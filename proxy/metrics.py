@@ -174,9 +174,9 @@ class Metrics:
         self.active_cluster = self._gauge("kfp_active_cluster", "1 for the cluster clients are routed to",
                                           ("cluster",))
         self.switch_epoch = self._gauge("kfp_switch_epoch", "Completed switches since start")
-        self.fenced = self._gauge("kfp_fenced", "1 while produce and new transactions are refused")
+        self.fenced = self._gauge("kfp_fenced", "1 while produce and new transactions are fenced (held or refused)")
         self.fenced_requests_total = self._counter("kfp_fenced_requests_total",
-                                                   "Requests refused by the fence", ("api",))
+                                                   "Requests held or refused by the fence", ("api",))
         self.switches_total = self._counter("kfp_switches_total", "Switches by outcome", ("outcome",))
         self.switch_phase_seconds = Histogram(
             "kfp_switch_phase_seconds", "Duration of each switch phase", ("phase",),

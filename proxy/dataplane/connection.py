@@ -28,7 +28,9 @@ with a disconnect where a direct client would have seen a refused connection and
 the held bytes pass `hold_limit` the client's reading pauses; it resumes when they are replayed.
 
 RELAYING: a request is answered locally (ApiVersions, a fence's verdict from the interceptors, an
-empty verdict swallowing a fenced acks=0 Produce) or forwarded. Forwarded frames are the client's
+empty verdict swallowing a fenced acks=0 Produce), held (`HOLD`: a switch's fenced Produce, left
+unanswered until the connection closes; it joins `ResponseOrder` with no answer, so every later
+answer waits behind it, copied out of the read buffer) or forwarded. Forwarded frames are the client's
 bytes, as views of the receive buffer, except for Fetch (CurrentLeaderEpoch cleared: the proxy shows
 clients epoch -1, and librdkafka turns that into a 0 the broker would fence forever), requests that
 name a broker (decoded, rewritten, encoded) and InitProducerId after a switch. acks=0 Produce gets
@@ -133,6 +135,14 @@ class ClientClosed:
 Event = UpstreamConnected | ClientDataReceived | UpstreamDataReceived | UpstreamClosed | ClientClosed
 
 
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """An interceptor's verdict: keep the request unanswered and unforwarded until the connection closes."""
+
+
+HOLD = Hold()
+
+
 # -- commands ----------------------------------------------------------------------------------------------
 
 
@@ -205,7 +215,8 @@ class Decisions(Protocol):
     metrics: Metrics
     frame_tap: Callable[[bool, int, int, bytes], None] | None
 
-    def answer_locally(self, client: Any, header: RequestHeader, frame: memoryview) -> list[bytes] | None: ...
+    def answer_locally(self, client: Any, header: RequestHeader, frame: memoryview
+                       ) -> list[bytes] | Hold | None: ...
 
     def rewrite_request(self, header: RequestHeader, frame: memoryview) -> bytes | None: ...
 
@@ -271,7 +282,7 @@ class Connection:
 
     @property
     def buffered_bytes(self) -> int:
-        """Bytes this core keeps: partial frames, held requests, local answers waiting their turn."""
+        """Bytes this core keeps: partial frames, held requests, answers waiting their turn."""
         return (self._client_frames.buffered_bytes + self._upstream_frames.buffered_bytes + self._held_bytes
                 + self._local_bytes)
 
@@ -417,10 +428,14 @@ class Connection:
         decisions.metrics.tally.request(key)
         now = self._now_ns()
         local = decisions.answer_locally(self.client, header, frame)
+        if isinstance(local, Hold):
+            self._order.hold(header.correlation_id, key, version, now)
+            return
         if local is not None:
             if local:  # an empty answer swallows the request (a fenced acks=0 Produce)
-                self._order.answer_locally(header.correlation_id, key, version, now, local)
-                self._local_bytes += sum(map(len, local))
+                kept = sum(map(len, local))
+                self._order.answer_locally(header.correlation_id, key, version, now, local, kept)
+                self._local_bytes += kept
                 self._release()
             return
         if carries_ids(key, version, True):
@@ -499,6 +514,10 @@ class Connection:
         else:
             entry.answer = [_SIZE.pack(len(frame)), frame]
         decisions.on_upstream_answer(self.client, entry)
+        if self._order.held and entry.answer is not None:  # it waits behind a hold: out of the read buffer
+            entry.answer = [b"".join(entry.answer)]
+            entry.kept_bytes = len(entry.answer[0])
+            self._local_bytes += entry.kept_bytes
         self._release()
 
     def _rewrite_response(self, frame: memoryview, key: int, version: int, mapper: NodeMapper
@@ -523,8 +542,7 @@ class Connection:
     def _release(self) -> None:
         for entry in self._order.release():
             assert entry.answer is not None
-            if entry.local:
-                self._local_bytes -= sum(map(len, entry.answer))
+            self._local_bytes -= entry.kept_bytes
             self._to_client += entry.answer
 
 

@@ -29,6 +29,7 @@ from proxy.security.upstream import upstream_security
 from proxy.upstream.monitor import ClusterView, UpstreamMonitor
 
 if TYPE_CHECKING:
+    from proxy.dataplane.connection import Hold
     from proxy.dataplane.correlation import Pending
     from proxy.dataplane.relay import ClientConnection
 
@@ -56,7 +57,7 @@ class RequestInterceptor(Protocol):
     """Something that may answer a request instead of the upstream (the switch's fences)."""
 
     def intercept(self, client: ClientConnection, header: RequestHeader, frame: memoryview
-                  ) -> list[bytes] | None: ...
+                  ) -> list[bytes] | Hold | None: ...
 
     def observe_answer(self, client: ClientConnection, entry: Pending) -> None: ...
 
@@ -264,7 +265,7 @@ class ProxyContext:
     # -- local answers ---------------------------------------------------------------------------------
 
     def answer_locally(self, client: ClientConnection, header: RequestHeader, frame: memoryview
-                       ) -> list[bytes] | None:
+                       ) -> list[bytes] | Hold | None:
         self.inventory.on_request(client, header.api_key, header.api_version, frame, header.header_length)
         if header.api_key == 18:
             _version, body = self.api_versions.respond(header.api_version, frame[header.header_length:],

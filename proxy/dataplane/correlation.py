@@ -26,16 +26,19 @@ class Pending:
     started_ns: int
     local: bool = False
     answer: list[bytes | memoryview] | None = field(default=None)
+    kept_bytes: int = 0  # bytes of `answer` the connection keeps (not views of a read buffer)
 
 
 class ResponseOrder:
     """The FIFO of a connection's outstanding requests."""
 
-    __slots__ = ("_queue", "_upstream_waiting")
+    __slots__ = ("_queue", "_upstream_waiting", "held")
 
     def __init__(self) -> None:
         self._queue: deque[Pending] = deque()
         self._upstream_waiting: deque[Pending] = deque()
+        self.held = 0
+        """Requests held unanswered (a switch's fenced Produce): they stay until the connection closes."""
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -55,9 +58,15 @@ class ResponseOrder:
         return entry
 
     def answer_locally(
-        self, correlation_id: int, api_key: int, api_version: int, now_ns: int, frame: Sequence[bytes | memoryview]
+        self, correlation_id: int, api_key: int, api_version: int, now_ns: int, frame: Sequence[bytes | memoryview],
+        kept_bytes: int = 0,
     ) -> None:
-        self._queue.append(Pending(correlation_id, api_key, api_version, now_ns, True, list(frame)))
+        self._queue.append(Pending(correlation_id, api_key, api_version, now_ns, True, list(frame), kept_bytes))
+
+    def hold(self, correlation_id: int, api_key: int, api_version: int, now_ns: int) -> None:
+        """A request the proxy neither answers nor forwards: everything after it waits (never released)."""
+        self._queue.append(Pending(correlation_id, api_key, api_version, now_ns, True))
+        self.held += 1
 
     def match_upstream(self, correlation_id: int) -> Pending:
         """The request an upstream response answers; brokers answer in order, so it is the oldest."""
@@ -75,6 +84,7 @@ class ResponseOrder:
         waiting = list(self._upstream_waiting)
         self._upstream_waiting.clear()
         self._queue.clear()
+        self.held = 0
         return waiting
 
     def release(self) -> list[Pending]:

@@ -38,8 +38,12 @@ class CheckSteps:
         """Progress inside the running step (e.g. "12 of 300 partitions"); its clock keeps running."""
         self._detail = detail
 
-    def finish(self) -> None:
+    def finish(self) -> str:
+        """The check is over: its steps with their durations, slowest first, for the log."""
+        now = self._clock()
+        took = [*self._done, (self._step, now - self._since)] if self._step else list(self._done)
         self._check = ""
+        return ", ".join(f"{name} {seconds:.2f} s" for name, seconds in sorted(took, key=lambda t: -t[1]))
 
     def describe(self) -> str:
         if not self._check:

@@ -29,7 +29,7 @@ from proxy.switch.governance_check import EMERGENCY_BUDGET_S, PLANNED_BUDGET_S, 
 from proxy.switch.interceptor import SwitchInterceptor
 from proxy.switch.machine import actions as act
 from proxy.switch.machine import events as ev
-from proxy.switch.machine.fencing import ProduceFence, TransactionFence
+from proxy.switch.machine.fencing import HOLD_LIMIT_MS, HOLD_RECYCLE_EVERY_MS, ProduceFence, TransactionFence
 from proxy.switch.machine.governance import governance_gate
 from proxy.switch.machine.machine import SwitchMachine
 from proxy.switch.machine.phases import DisconnectScope, Limits, Phase
@@ -82,6 +82,7 @@ class SwitchExecutor(DurableState):
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timer: asyncio.TimerHandle | None = None
+        self._hold_limit: asyncio.TimerHandle | None = None
         self._admins: dict[tuple[str, bool], ClusterAdmin] = {}
         self._mirrors: dict[tuple[str, str, bool], MirrorProgressReader] = {}
         self.steps = CheckSteps()
@@ -262,16 +263,38 @@ class SwitchExecutor(DurableState):
         if self.machine.running and run is not None:  # a switch, not an operator fence: the fleet follows
             self._announce(run.switch_id, "fence", run.source, run.target, self.machine.epoch)
         self._unknown_fate_at_fence = self.context.writes_of_unknown_fate
-        self.produce_fence.fence()
+        switching = self.machine.running and run is not None
+        self.produce_fence.fence(hold=switching)  # a switch holds produce until its flip (see fencing)
         self.context.metrics.fenced.set(1)
-        asyncio.get_running_loop().call_soon(self._feed, ev.ProduceFenced(now=self.now()))
+        loop = asyncio.get_running_loop()
+        if switching:
+            self._cancel_hold_limit()
+            self._hold_limit = loop.call_later(HOLD_RECYCLE_EVERY_MS / 1000, self._recycle_holds)
+        loop.call_soon(self._feed, ev.ProduceFenced(now=self.now()))
+
+    def _recycle_holds(self) -> None:
+        """Close connections held for HOLD_LIMIT_MS, and look again later while the switch holds."""
+        self._hold_limit = None
+        if not self.produce_fence.holding:
+            return
+        count = self.interceptor.recycle_holds(time.monotonic(), HOLD_LIMIT_MS / 1000)
+        if count:
+            log.info("produce fence: closed %d connection(s) holding a Produce for %d ms", count, HOLD_LIMIT_MS)
+        self._hold_limit = asyncio.get_running_loop().call_later(HOLD_RECYCLE_EVERY_MS / 1000, self._recycle_holds)
+
+    def _cancel_hold_limit(self) -> None:
+        if self._hold_limit is not None:
+            self._hold_limit.cancel()
+            self._hold_limit = None
 
     def _do_UnfenceProduce(self, action: act.UnfenceProduce) -> None:
         if self.state_lost:
             log.warning("produce stays fenced: the switch state is out of reach")
             return
+        self._cancel_hold_limit()
         self.produce_fence.unfence()
         self.interceptor.refused_clients.clear()
+        self.interceptor.held_producers.clear()
         self.context.metrics.fenced.set(0)
 
     def _do_HoldConsumerFetch(self, action: act.HoldConsumerFetch) -> None:
@@ -349,7 +372,7 @@ class SwitchExecutor(DurableState):
             self.steps.start("open-transactions")
             self.steps.step(f"ListTransactions/DescribeTransactions on {action.cluster}")
             found = await self._admin(action.cluster).open_transactions()
-            self.steps.finish()
+            self._log_check(self.steps.finish())
             return ev.TransactionsChecked(now=self.now(), open_transactions=tuple(t.transactional_id for t in found),
                                           open_for_ms=tuple(t.open_ms for t in found))
 
@@ -360,7 +383,7 @@ class SwitchExecutor(DurableState):
             await self._not_before(action.not_before)
             self.steps.start("mirror")
             progress = await self.mirror_progress(action.source, action.target)
-            self.steps.finish()
+            self._log_check(self.steps.finish())
             return ev.MirrorChecked(now=self.now(), partitions=progress)
 
         self._reply_later(check(), Phase.CATCH_UP, "mirror")
@@ -441,7 +464,7 @@ class SwitchExecutor(DurableState):
             await self._not_before(action.not_before)
             self.steps.start("group offsets")
             groups = await self._group_offsets(action.source, action.target)
-            self.steps.finish()
+            self._log_check(self.steps.finish())
             return ev.GroupOffsetsChecked(now=self.now(), groups=groups)
 
         self._reply_later(check(), Phase.CATCH_UP, "groups")
@@ -525,6 +548,11 @@ class SwitchExecutor(DurableState):
         asyncio.get_running_loop().call_soon(self._feed, ev.ClientsDisconnected(now=self.now(), count=count))
 
     # -- helpers -------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _log_check(steps: str) -> None:
+        """Every check's steps, slowest first: producers wait through each one (issue 10)."""
+        log.info("switch check steps: %s", steps)
 
     def _rejoined(self, client_id: str, group: str) -> None:
         if not self.machine.running:  # a follower's hold: nothing in this machine waits for it

@@ -10,6 +10,9 @@ into the fence that makes it rejoin (`proxy.switch.member_epochs`), and moves tr
 producers that hold the source's producer id onto one from the target: their transaction is made
 abortable and their abort re-initialises them (`proxy.switch.machine.producer_ids`).
 
+While a switch's fence is up, a fenced Produce is held unanswered (`HOLD`) rather than refused, so
+the client does not sleep its retry backoff across the flip (see `fencing`); `recycle_holds` bounds it.
+
 Held fetches are answered at once with NOT_LEADER_OR_FOLLOWER per partition (every client backs off,
 refreshes metadata and retries), never forwarded: a consumer that has not rejoined still fetches
 at the source's positions, which mean other records on the target.
@@ -41,6 +44,7 @@ from protocol.messages import (
     txn_offset_commit,
 )
 from protocol.record_batch import iter_batches
+from proxy.dataplane.connection import HOLD, Hold
 from proxy.log import switch as log
 from proxy.switch.machine.fencing import ProduceFence, TransactionFence
 from proxy.switch.machine.producer_ids import TRANSACTION_ABORTABLE, ProducerIdOrigins, StaleProducerVerdict
@@ -102,6 +106,7 @@ class SwitchInterceptor:
         self.memberships = Memberships()
         self.on_rejoined: Rejoined | None = None
         self.refused_clients: set[ClientConnection] = set()
+        self.held_producers: dict[ClientConnection, float] = {}  # connection -> its first held Produce (monotonic)
         self.dropped_acks0 = 0
         self.producer_ids = ProducerIdOrigins()
         self._reinitialising: dict[tuple[int, int], str] = {}  # EndTxn sent as InitProducerId: its txn id
@@ -133,15 +138,25 @@ class SwitchInterceptor:
         for key in [k for k in self._reinitialising if k[0] == owner]:
             del self._reinitialising[key]
         self.refused_clients.discard(client)
+        self.held_producers.pop(client, None)
+
+    def recycle_holds(self, now: float, limit_s: float) -> int:
+        """Close connections holding a Produce for `limit_s` or longer (they resend, to be held again)."""
+        expired = [client for client, since in self.held_producers.items() if now - since >= limit_s]
+        for client in expired:
+            del self.held_producers[client]
+            client.close("switch: produce held for its limit; resend")
+        return len(expired)
 
     def connection_entries(self) -> dict[str, int]:
         """Entries held per connection or per request, by map: all zero once every connection closed."""
         return {"watched": len(self._watch), "reinitialising": len(self._reinitialising),
-                "refused_clients": len(self.refused_clients)}
+                "refused_clients": len(self.refused_clients), "held_producers": len(self.held_producers)}
 
     # -- request path ----------------------------------------------------------------------------------
 
-    def intercept(self, client: ClientConnection, header: RequestHeader, frame: memoryview) -> list[bytes] | None:
+    def intercept(self, client: ClientConnection, header: RequestHeader, frame: memoryview
+                  ) -> list[bytes] | Hold | None:
         key = header.api_key
         if key not in WATCHED:
             return None
@@ -170,7 +185,8 @@ class SwitchInterceptor:
         return bytes(frame[:header.header_length]) + schema.encode(init_producer_id.REQUEST, header.api_version,
                                                                    request)
 
-    def _produce(self, client: ClientConnection, header: RequestHeader, body: memoryview) -> list[bytes] | None:
+    def _produce(self, client: ClientConnection, header: RequestHeader, body: memoryview
+                 ) -> list[bytes] | Hold | None:
         transactional_id = produce_transactional_id(header.api_version, body)
         if transactional_id is not None and self._stale(header, transactional_id) is StaleProducerVerdict.ABORTABLE:
             request = schema.decode(produce.REQUEST, header.api_version, body)
@@ -192,6 +208,9 @@ class SwitchInterceptor:
         if request.Acks == 0:
             self.dropped_acks0 += 1
             return []
+        if verdict.hold:
+            self.held_producers.setdefault(client, time.monotonic())
+            return HOLD
         return self._answer_produce(header, request, verdict.error_code)
 
     def _answer_produce(self, header: RequestHeader, request: Any, error_code: int) -> list[bytes]:

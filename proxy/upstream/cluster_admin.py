@@ -100,7 +100,9 @@ class ClusterAdmin:
         """A kept connection, or a new one where the broker closed the kept one (idle for longer
         than its connections.max.idle.ms, between two switches) instead of failing the check."""
         for stale in [k for k, c in self._conns.items() if c.closed]:
-            await self._conns.pop(stale).close()
+            conn = self._conns.pop(stale, None)  # another request running at once may have closed it already
+            if conn is not None:
+                await conn.close()
         key: int | tuple[str, int]
         if node is None:
             for address in self.bootstrap:
@@ -276,22 +278,25 @@ class ClusterAdmin:
         """
         await self.partitions()
         found: dict[str, OpenTransaction] = {}
-        for node in sorted(self.brokers):
-            body = {"StateFilters": OPEN_TRANSACTION_STATES, "ProducerIdFilters": [], "DurationFilter": -1,
-                    "TransactionalIdPattern": None}
-            listed = (await self._request(list_transactions, body, node)).TransactionStates
-            if not listed:
-                continue
-            described = await self._request(describe_transactions,
-                                            {"TransactionalIds": [t.TransactionalId for t in listed]}, node)
-            now_ms = int(time.time() * 1000)
-            started = {t.TransactionalId: t.TransactionStartTimeMs for t in described.TransactionStates
-                       if t.ErrorCode == 0}
-            for t in listed:
-                start = started.get(t.TransactionalId, -1)
-                found[t.TransactionalId] = OpenTransaction(t.TransactionalId, t.ProducerId, t.TransactionState,
-                                                           now_ms - start if start > 0 else -1)
+        # every broker at once: producers wait through this check during a switch (issue 10)
+        for on_node in await asyncio.gather(*(self._open_transactions_on(node) for node in sorted(self.brokers))):
+            found.update((t.transactional_id, t) for t in on_node)
         return [found[key] for key in sorted(found)]
+
+    async def _open_transactions_on(self, node: int) -> list[OpenTransaction]:
+        body = {"StateFilters": OPEN_TRANSACTION_STATES, "ProducerIdFilters": [], "DurationFilter": -1,
+                "TransactionalIdPattern": None}
+        listed = (await self._request(list_transactions, body, node)).TransactionStates
+        if not listed:
+            return []
+        described = await self._request(describe_transactions,
+                                        {"TransactionalIds": [t.TransactionalId for t in listed]}, node)
+        now_ms = int(time.time() * 1000)
+        started = {t.TransactionalId: t.TransactionStartTimeMs for t in described.TransactionStates
+                   if t.ErrorCode == 0}
+        return [OpenTransaction(t.TransactionalId, t.ProducerId, t.TransactionState,
+                                now_ms - started[t.TransactionalId] if started.get(t.TransactionalId, -1) > 0 else -1)
+                for t in listed]
 
     async def abort_transaction(self, transactional_id: str, timeout_s: float = 30.0) -> dict[str, int]:
         """Abort the open transaction of a producer that is gone, the way its successor would.

@@ -49,6 +49,25 @@ responses whether or not fenced, so the state is right at the moment the fence g
 source's own ListTransactions stays the authority for the switch's gate; this tracker only
 decides what to let through.
 
+Held, not refused, while a switch runs (issue 10's unavailability target). A refusal starts the
+client's retry backoff, and every client grows it per attempt (Java and librdkafka 100 ms doubling
+to 1 s, franz-go 250 ms to 2.5 s and a 5 s floor between metadata refreshes): a fence of a second
+has them asleep for up to that long when the flip comes, which is most of the time a producer
+waits. So while a planned or emergency switch's fence is up, a Produce that would be refused is
+held instead: the proxy answers nothing, the client's request simply waits (within every client's
+request timeout, Java, librdkafka and kafka-python 30 s, aiokafka 40 s, franz-go 10 s plus its
+connection overhead), and nothing is forwarded. The flip closes every connection a moment later,
+and the client resends on a fresh connection at its first retry step, with the same sequence
+numbers, to the target (a disconnect is retriable for every client and refreshes its metadata).
+An abort closes held producers' connections the same way, and they resend to the source. Nothing
+held ever reached a broker, so holding changes nothing the drain or the catch-up reason about.
+Holds are bounded per connection: one holding a request for `HOLD_LIMIT_MS` is closed (the
+executor looks every `HOLD_RECYCLE_EVERY_MS`), below every client's request timeout. The client
+resends after one retry step and is held again, so a long catch-up costs it one disconnect per
+15 s, never a refusal (refusing after a limit instead, tried first, put a 25 s catch-up's producers
+back into a backoff of 1-2 s at the flip). An operator fence has no end in sight, so it refuses. The sticky rule is
+the same for held and refused partitions: a later batch of a held partition is held too.
+
 acks=0 Produce has no response to carry a refusal: the executor must not forward it while fenced
 and can only drop it (counted). Such producers accept loss by their configuration.
 """
@@ -73,6 +92,11 @@ END_TXN = 26
 TXN_OFFSET_COMMIT = 28
 
 PRUNE_EVERY_MS = 60_000
+HOLD_LIMIT_MS = 15_000
+"""Longest a connection's Produce is held before the connection is closed: below every client's default request
+timeout (the shortest is franz-go's, its 10 s produce timeout plus 10 s of overhead). A close costs franz-go a
+metadata refresh, and it refreshes at most every 5 s: with 8 s, a 12 s fence left its producers 9-11 s late."""
+HOLD_RECYCLE_EVERY_MS = 1_000
 
 GATED_WHEN_NOT_OPEN = frozenset({INIT_PRODUCER_ID, ADD_PARTITIONS_TO_TXN, ADD_OFFSETS_TO_TXN, TXN_OFFSET_COMMIT})
 """Transaction APIs refused for a transactional id without an open transaction while fenced."""
@@ -151,11 +175,13 @@ class TransactionFence:
 
 @dataclass(frozen=True, slots=True)
 class ProduceVerdict:
-    """Forward the whole request, or answer `error_code` for every partition in `refused`."""
+    """Forward the whole request, hold it unanswered (`hold`), or answer `error_code` for every
+    partition in `refused` (held requests name their partitions there too)."""
 
     forward: bool
     refused: tuple[TopicPartition, ...] = ()
     error_code: int = 0
+    hold: bool = False
 
 
 FORWARD = ProduceVerdict(True)
@@ -164,10 +190,12 @@ FORWARD = ProduceVerdict(True)
 class ProduceFence:
     """The produce fence; consults `transactions` to let open transactions finish."""
 
-    __slots__ = ("_fenced", "_refused", "_transactions", "refusals")
+    __slots__ = ("_fenced", "_holding", "_refused", "_transactions", "holds", "refusals")
 
     def __init__(self, transactions: TransactionFence | None = None) -> None:
         self._fenced = False
+        self._holding = False
+        self.holds = 0
         self._refused: set[tuple[int, TopicPartition]] = set()
         self._transactions = transactions if transactions is not None else TransactionFence()
         self.refusals = 0
@@ -176,14 +204,20 @@ class ProduceFence:
     def fenced(self) -> bool:
         return self._fenced
 
-    def fence(self) -> None:
-        """Raise the fence; refusals start afresh."""
+    @property
+    def holding(self) -> bool:
+        return self._fenced and self._holding
+
+    def fence(self, hold: bool = False) -> None:
+        """Raise the fence; refusals start afresh. `hold`: a switch's fence, which holds (see above)."""
         self._fenced = True
+        self._holding = hold
         self._refused.clear()
 
     def unfence(self) -> None:
         """Lower the fence. The executor closes refused producers' connections first (see machine)."""
         self._fenced = False
+        self._holding = False
         self._refused.clear()
 
     def was_refused(self, producer_id: int, tp: TopicPartition) -> bool:
@@ -199,8 +233,11 @@ class ProduceFence:
         if open_txn and not any(key in self._refused for key in keys):
             return FORWARD
         self._refused.update(keys)
-        self.refusals += len(keys)
-        return ProduceVerdict(False, tuple(tp for _, tp in keys), NOT_LEADER_OR_FOLLOWER)
+        if self._holding:
+            self.holds += len(keys)
+        else:
+            self.refusals += len(keys)
+        return ProduceVerdict(False, tuple(tp for _, tp in keys), NOT_LEADER_OR_FOLLOWER, self._holding)
 
 
 def _monotonic_ms() -> int:

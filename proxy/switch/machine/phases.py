@@ -67,7 +67,7 @@ class Limits:
     catch_up_ms: int = 60_000
     rejoin_ms: int = 30_000
     abort_ms: int = 5_000
-    poll_ms: int = 250
+    poll_ms: int = 100  # every re-check of a gate is time producers wait (issue 10): a check is a few admin requests
     group_settle_ms: int = 10_000
     group_write_attempts: int = 3
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -10,6 +11,7 @@ from harness.proxy_thread import proxy_config
 from proxy.dataplane.context import ProxyContext
 from proxy.metrics import Metrics
 from proxy.switch.executor import SwitchExecutor
+from proxy.switch.machine.fencing import HOLD_LIMIT_MS
 from proxy.switch.machine.phases import Phase
 
 
@@ -42,3 +44,46 @@ def test_a_failing_action_does_not_skip_the_ones_after_it_and_aborts_the_switch(
     assert fenced
     assert phase in (Phase.ABORTING, Phase.ABORTED)
     assert reason is not None and "audit log disk full" in reason
+
+
+class HeldProducer:
+    """A client connection with a held Produce: the hold limit closes it."""
+
+    def __init__(self) -> None:
+        self.closed: str | None = None
+
+    def close(self, reason: str) -> None:
+        self.closed = reason
+
+
+def test_a_switch_holds_fenced_produce_and_an_operator_fence_refuses() -> None:
+    async def scenario() -> tuple[bool, bool]:
+        switch = executor()
+        switch.fence()
+        await asyncio.sleep(0)
+        operator_holds = switch.produce_fence.holding
+        switch.unfence()
+        await asyncio.sleep(0.05)
+        switch.start_switch("B", "planned", False, 30.0)
+        switch_holds = switch.produce_fence.holding
+        await asyncio.sleep(0.05)  # the record's first write
+        await switch.close()
+        return operator_holds, switch_holds
+
+    assert asyncio.run(scenario()) == (False, True)
+
+
+def test_a_connection_held_for_the_limit_is_closed_and_the_switch_keeps_holding() -> None:
+    async def scenario() -> tuple[bool, str | None, str | None, list[object]]:
+        switch = executor()
+        switch.produce_fence.fence(hold=True)
+        old, young = HeldProducer(), HeldProducer()
+        now = time.monotonic()
+        switch.interceptor.held_producers.update({old: now - HOLD_LIMIT_MS / 1000, young: now})  # type: ignore[dict-item]
+        switch._recycle_holds()
+        await switch.close()
+        return switch.produce_fence.holding, old.closed, young.closed, list(switch.interceptor.held_producers)
+
+    holding, old_closed, young_closed, left = asyncio.run(scenario())
+    assert holding and young_closed is None and len(left) == 1
+    assert old_closed is not None and "held for its limit" in old_closed

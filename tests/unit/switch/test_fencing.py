@@ -155,3 +155,25 @@ def test_raising_the_fence_forgets_every_expired_transaction() -> None:
     clock.ms += 1_000
     txns.fence()
     assert txns.open_count == 1 and txns.is_open("alive")
+
+
+def test_a_switchs_fence_holds_and_the_hold_is_as_sticky_as_a_refusal() -> None:
+    txns = TransactionFence()
+    fence = ProduceFence(txns)
+    fence.fence(hold=True)
+    assert fence.holding
+    assert fence.decide([P0], producer_id=7) == ProduceVerdict(False, (P0,), NOT_LEADER_OR_FOLLOWER, hold=True)
+    txns.started("tx")  # an open transaction's later batch of a held partition is held too
+    assert fence.decide([P0], producer_id=7, transactional_id="tx").hold
+    assert (fence.holds, fence.refusals) == (2, 0)
+
+
+def test_unfence_forgets_the_hold_and_an_operator_fence_never_holds() -> None:
+    fence = ProduceFence()
+    fence.fence(hold=True)
+    fence.decide([P0], producer_id=7)
+    fence.unfence()
+    assert not fence.holding and not fence.was_refused(7, P0)
+    fence.fence()  # an operator fence: no end in sight, so it refuses
+    assert not fence.holding
+    assert fence.decide([P1], producer_id=7) == ProduceVerdict(False, (P1,), NOT_LEADER_OR_FOLLOWER)

@@ -20,7 +20,7 @@ from proxy.metrics import Metrics
 from proxy.switch.interceptor import SwitchInterceptor
 from proxy.switch.machine.fencing import ProduceFence, TransactionFence
 
-EMPTY = {"watched": 0, "reinitialising": 0, "refused_clients": 0}
+EMPTY = {"watched": 0, "reinitialising": 0, "refused_clients": 0, "held_producers": 0}
 
 
 class Client:
@@ -70,7 +70,7 @@ def switched(context: Any) -> tuple[SwitchInterceptor, list[Client]]:
         switch.producer_ids.issued(f"tx-{n}", "A")
     context.active, context.switch_epoch = "B", 1
     switch.hold_fetches()
-    switch.produce_fence.fence()
+    switch.produce_fence.fence(hold=True)  # a switch holds fenced produce
     for n, client in enumerate(clients):
         in_flight(switch, client, n)
     return switch, clients
@@ -83,10 +83,11 @@ def per_connection_maps(switch: SwitchInterceptor) -> dict[str, Any]:
 
 def test_forget_drops_every_entry_of_the_closed_connection_and_only_its_own() -> None:
     switch, (first, second) = switched(SimpleNamespace(metrics=Metrics(), active="A", switch_epoch=0))
-    assert switch.connection_entries() == {"watched": 6, "reinitialising": 2, "refused_clients": 2}
+    assert switch.connection_entries() == {"watched": 6, "reinitialising": 2, "refused_clients": 2,
+                                           "held_producers": 2}
     assert all(record.member is not None for record in switch._watch.values() if record.api_key in (14, 68))
     switch.forget(first)  # type: ignore[arg-type]
-    assert switch.connection_entries() == {"watched": 3, "reinitialising": 1, "refused_clients": 1}
+    assert switch.connection_entries() == {"watched": 3, "reinitialising": 1, "refused_clients": 1, "held_producers": 1}
     assert {owner for owner, _ in [*switch._watch, *switch._reinitialising]} == {id(second)}
     switch.forget(second)  # type: ignore[arg-type]
     assert switch.connection_entries() == EMPTY

@@ -48,7 +48,7 @@ def test_steps_name_the_running_one_its_progress_and_the_finished_ones() -> None
     now[0] += 41.25
     assert steps.describe() == ("mirror check step 'MM2 progress topics on B' running for 41.2 s, "
                                 "reading mm2-offsets.A.internal-3 offsets 0..90000; before it: metadata of A 0.5 s")
-    steps.finish()
+    assert steps.finish() == "MM2 progress topics on B 41.25 s, metadata of A 0.50 s"  # slowest first, for the log
     assert steps.describe() == ""
 
 
