@@ -132,6 +132,9 @@ class SwitchConfig:
     drain_timeout_s: float = 10
     catch_up_timeout_s: float = 60
     fetch_hold_timeout_s: float = 30
+    hold_fenced_produce: bool = False
+    """Hold a switch's fenced Produce unanswered until the flip instead of refusing it (issue 10):
+    opt-in until the whole suite and the drill have run with it."""
     match_window_records: int = 20_000
     """How far behind its partition's end a group may be for the proxy to prove its position by
     comparing records on both clusters (each side reads at most this many records)."""
@@ -420,13 +423,15 @@ def _limits(raw: object) -> LimitsConfig:
 
 def _switch(raw: object) -> SwitchConfig:
     p = "switch"
-    d = _section(raw, p, ("drain_timeout_s", "catch_up_timeout_s", "fetch_hold_timeout_s", "match_window_records"))
+    d = _section(raw, p, ("drain_timeout_s", "catch_up_timeout_s", "fetch_hold_timeout_s", "match_window_records",
+                                 "hold_fenced_produce"))
     dflt = SwitchConfig()
     return SwitchConfig(
         drain_timeout_s=_seconds(d, "drain_timeout_s", p, dflt.drain_timeout_s),
         catch_up_timeout_s=_seconds(d, "catch_up_timeout_s", p, dflt.catch_up_timeout_s),
         fetch_hold_timeout_s=_seconds(d, "fetch_hold_timeout_s", p, dflt.fetch_hold_timeout_s),
         match_window_records=_int(d, "match_window_records", p, dflt.match_window_records, 0, 10_000_000),
+        hold_fenced_produce=_bool(d, "hold_fenced_produce", p, dflt.hold_fenced_produce),
     )
 
 

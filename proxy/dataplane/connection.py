@@ -367,8 +367,8 @@ class Connection:
         header = peek_request_header(frame)
         self._decisions.metrics.tally.request(header.api_key)
         if header.api_key == API_VERSIONS:
-            local = self._decisions.answer_locally(self.client, header, frame) or []
-            self._apply(GateVerdict(b"".join(local)), header)
+            local = self._decisions.answer_locally(self.client, header, frame)
+            self._apply(GateVerdict(b"".join(local) if isinstance(local, list) else b""), header)  # never held
         else:
             self._apply(gate.on_request(header, frame), header)
 

@@ -263,7 +263,7 @@ class SwitchExecutor(DurableState):
         if self.machine.running and run is not None:  # a switch, not an operator fence: the fleet follows
             self._announce(run.switch_id, "fence", run.source, run.target, self.machine.epoch)
         self._unknown_fate_at_fence = self.context.writes_of_unknown_fate
-        switching = self.machine.running and run is not None
+        switching = self.machine.running and run is not None and self.context.config.switch.hold_fenced_produce
         self.produce_fence.fence(hold=switching)  # a switch holds produce until its flip (see fencing)
         self.context.metrics.fenced.set(1)
         loop = asyncio.get_running_loop()

@@ -39,15 +39,48 @@ LEASE_TTL_S = 5
 MIRROR_READY_S = 300  # JVM start-up on a loaded 2-core machine
 
 
+class ModuleMirror:
+    """This module's own A->B MirrorMaker 2. A test that freezes it (SIGSTOP) gets a fresh one after
+    it: a MirrorMaker thawed after a long stop copied nothing new for over 5 minutes in a full run,
+    and every later test of the module then failed waiting for it."""
+
+    def __init__(self, a: Any, b: Any) -> None:
+        self._a, self._b = a, b
+        self.current = self._start()
+        self.frozen = False
+
+    def _start(self) -> Mirror:
+        return start_mirror(self._a.bootstrap, self._b.bootstrap, source_alias="A", target_alias="B",
+                            ready_timeout_s=MIRROR_READY_S)
+
+    def freeze(self) -> None:
+        self.frozen = True
+        os.kill(self.current.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.kill(self.current.pid, signal.SIGCONT)
+
+    def renew_if_frozen(self) -> None:
+        if self.frozen:
+            self.current.stop()
+            self.frozen = False
+            self.current = self._start()
+
+
 @pytest.fixture(scope="module")
-def mirror(cluster_a: Any, cluster_b: Any) -> Iterator[Mirror]:
-    """This module's own A->B MirrorMaker 2, given longer to start than the session's."""
-    started = start_mirror(cluster_a.bootstrap, cluster_b.bootstrap, source_alias="A", target_alias="B",
-                           ready_timeout_s=MIRROR_READY_S)
+def module_mirror(cluster_a: Any, cluster_b: Any) -> Iterator[ModuleMirror]:
+    started = ModuleMirror(cluster_a, cluster_b)
     try:
         yield started
     finally:
-        started.stop()
+        started.current.stop()
+
+
+@pytest.fixture
+def mirror(module_mirror: ModuleMirror) -> Iterator[ModuleMirror]:
+    """The module's MirrorMaker, copying when the test starts."""
+    yield module_mirror
+    module_mirror.renew_if_frozen()
 
 
 
@@ -94,7 +127,7 @@ def _mirror_copies(a: Any, b: Any, topic: str) -> None:
 
 
 def test_a_switch_asked_of_one_instance_moves_the_fleet_losing_and_duplicating_nothing(
-        cluster_a: Any, cluster_b: Any, mirror: Mirror, new_topic: Any, etcd: Etcd, tmp_path: Path) -> None:
+        cluster_a: Any, cluster_b: Any, mirror: ModuleMirror, new_topic: Any, etcd: Etcd, tmp_path: Path) -> None:
     topic = new_topic(cluster_a, partitions=3)
     proxies: list[ProxyProcess] = []
     producers: list[Any] = []
@@ -138,7 +171,7 @@ def test_a_switch_asked_of_one_instance_moves_the_fleet_losing_and_duplicating_n
 
 
 def test_a_leader_killed_mid_switch_leaves_every_instance_on_the_source_unfenced(
-        cluster_a: Any, cluster_b: Any, mirror: Mirror, new_topic: Any, etcd: Etcd, tmp_path: Path) -> None:
+        cluster_a: Any, cluster_b: Any, mirror: ModuleMirror, new_topic: Any, etcd: Etcd, tmp_path: Path) -> None:
     """SIGKILL the leader while its catch-up waits on a frozen MirrorMaker: the followers, fenced for
     its switch, see its lease expire, find the epoch unchanged in etcd, and lift their fence; the
     producers through them go on writing to A. Restarted, the leader closes its record as aborted."""
@@ -150,7 +183,7 @@ def test_a_leader_killed_mid_switch_leaves_every_instance_on_the_source_unfenced
         leader, followers = proxies[0], proxies[1:]
         producers.extend(_producing_through(cluster_a, cluster_b, proxies, followers, topic))
         admin = AdminClient(leader.admin_url, TOKEN)
-        os.kill(mirror.pid, signal.SIGSTOP)  # catch-up cannot pass while MM2 copies nothing
+        mirror.freeze()  # catch-up cannot pass while MM2 copies nothing
         try:
             code, answer = admin.call("POST", "/v1/switch", {"target": "B", "timeout_s": 120})
             assert code == 202, answer
@@ -162,7 +195,7 @@ def test_a_leader_killed_mid_switch_leaves_every_instance_on_the_source_unfenced
             wait_until(lambda: all(p.metric("kfp_fenced") == 0 for p in followers), 60,
                        lambda: "followers still fenced after the leader's lease expired", every_s=0.2)
         finally:
-            os.kill(mirror.pid, signal.SIGCONT)
+            mirror.thaw()
         for producer in producers:
             producer.wait_acked(len(producer.acks) + AFTER, 120)
         statuses = [p.status() for p in followers]
@@ -185,7 +218,7 @@ def test_a_leader_killed_mid_switch_leaves_every_instance_on_the_source_unfenced
 
 
 def test_an_instance_cut_off_from_etcd_during_a_switch_fences_and_follows_the_flip_once_back(
-        cluster_a: Any, cluster_b: Any, mirror: Mirror, new_topic: Any, etcd: Etcd, tmp_path: Path) -> None:
+        cluster_a: Any, cluster_b: Any, mirror: ModuleMirror, new_topic: Any, etcd: Etcd, tmp_path: Path) -> None:
     """A partition between one instance and etcd, just as a switch starts on another: the leader waits
     for the cut-off instance only until its lease expires; the cut-off instance fenced before that (fail
     closed), so none of its writes reach A unwaited-for. Once the link is mended it reads the state,
@@ -239,7 +272,7 @@ def test_an_instance_cut_off_from_etcd_during_a_switch_fences_and_follows_the_fl
 
 
 def test_etcd_restarted_mid_switch_leaves_every_instance_on_one_cluster(
-        cluster_a: Any, cluster_b: Any, mirror: Mirror, new_topic: Any, etcd: Etcd, tmp_path: Path) -> None:
+        cluster_a: Any, cluster_b: Any, mirror: ModuleMirror, new_topic: Any, etcd: Etcd, tmp_path: Path) -> None:
     """etcd stopped for longer than the lease TTL while the leader's catch-up waits on a frozen
     MirrorMaker, then started again: whatever the outcome, it is the same on every instance (never
     split), and the producers through them lose and duplicate nothing on the cluster they end on."""
@@ -250,7 +283,7 @@ def test_etcd_restarted_mid_switch_leaves_every_instance_on_one_cluster(
         _fleet(cluster_a, cluster_b, etcd, tmp_path, proxies)
         producers.extend(_producing_through(cluster_a, cluster_b, proxies, proxies, topic))
         admin = AdminClient(proxies[0].admin_url, TOKEN)
-        os.kill(mirror.pid, signal.SIGSTOP)
+        mirror.freeze()
         try:
             called_at = time.time()
             code, answer = admin.call("POST", "/v1/switch", {"target": "B", "timeout_s": 60})
@@ -261,7 +294,7 @@ def test_etcd_restarted_mid_switch_leaves_every_instance_on_one_cluster(
             time.sleep(LEASE_TTL_S * 1.6)
             etcd.start()
         finally:
-            os.kill(mirror.pid, signal.SIGCONT)
+            mirror.thaw()
         record: dict[str, Any] = {}
 
         def final() -> bool:

@@ -15,9 +15,10 @@ from proxy.switch.machine.fencing import HOLD_LIMIT_MS
 from proxy.switch.machine.phases import Phase
 
 
-def executor() -> SwitchExecutor:
+def executor(hold_fenced_produce: bool = True) -> SwitchExecutor:
     config = proxy_config({"A": "127.0.0.1:1", "B": "127.0.0.1:2"}, "A",
-                          mirrors=[{"source": "A", "target": "B"}])
+                          mirrors=[{"source": "A", "target": "B"}],
+                          switch={"hold_fenced_produce": hold_fenced_produce})
     return SwitchExecutor(ProxyContext(config, Metrics(clusters=["A", "B"])))
 
 
@@ -87,3 +88,15 @@ def test_a_connection_held_for_the_limit_is_closed_and_the_switch_keeps_holding(
     holding, old_closed, young_closed, left = asyncio.run(scenario())
     assert holding and young_closed is None and len(left) == 1
     assert old_closed is not None and "held for its limit" in old_closed
+
+
+def test_without_the_opt_in_a_switch_refuses_fenced_produce_as_before() -> None:
+    async def scenario() -> bool:
+        switch = executor(hold_fenced_produce=False)
+        switch.start_switch("B", "planned", False, 30.0)
+        holds = switch.produce_fence.holding
+        await asyncio.sleep(0.05)
+        await switch.close()
+        return holds
+
+    assert asyncio.run(scenario()) is False
