@@ -80,8 +80,15 @@ def read_back(cluster: KafkaCluster, topic: str) -> ReadBack:
     return uvloop.run(read())
 
 
-def assert_same_records(back: ReadBack, expected: list[Sent], codec: str) -> None:
-    assert {header.compression for header, _ in back.records} == {CODEC_IDS[codec]}
+def assert_same_records(back: ReadBack, expected: list[Sent], codec: str, small_batches_plain: bool = False
+                        ) -> None:
+    """`small_batches_plain`: librdkafka sends a batch uncompressed when the codec would not shrink it
+    (a one-record batch of a few bytes), so there the codec must appear and the rest be plain."""
+    codecs = {header.compression for header, _ in back.records}
+    if small_batches_plain:
+        assert CODEC_IDS[codec] in codecs and codecs <= {CODEC_IDS[codec], 0}
+    else:
+        assert codecs == {CODEC_IDS[codec]}
     records = [record for _, record in back.records]
     assert [r.offset for r in records] == list(range(COUNT))
     assert [Sent(r.key, r.value, r.headers) for r in records] == expected
@@ -99,7 +106,7 @@ def test_librdkafka_batches_of_every_codec(cluster_a: KafkaCluster, new_topic: N
         producer.produce(topic, record.value, record.key, timestamp=T0 + 7 * i, headers=list(record.headers))
     assert producer.flush(60) == 0
     back = read_back(cluster_a, topic)
-    assert_same_records(back, expected, codec)
+    assert_same_records(back, expected, codec, small_batches_plain=True)
     assert [record.timestamp for _, record in back.records] == [T0 + 7 * i for i in range(COUNT)]
     assert len(back.bodies) >= 3
     if codec == "snappy":  # librdkafka writes raw snappy: the path without xerial framing
