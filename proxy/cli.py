@@ -91,12 +91,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from proxy.sasl.credentials import listener_credentials
+    from proxy.sasl.authenticators import listener_authenticators
 
     config = _load(args.config)
-    credentials = listener_credentials(config.listeners.sasl, ConfigError)
+    authenticators = listener_authenticators(config.listeners.sasl, ConfigError)
+    credentials = authenticators.credentials if authenticators is not None else None
+    tokens = authenticators.tokens if authenticators is not None else None
     users = f", {len(credentials.users)} SASL users" if credentials is not None else ""
-    print(f"{args.config}: ok (active {config.active}, clusters {', '.join(config.clusters)}{users})")
+    keys = f", {len(tokens.jwks.keys)} OAUTHBEARER keys" if tokens is not None else ""
+    print(f"{args.config}: ok (active {config.active}, clusters {', '.join(config.clusters)}{users}{keys})")
     return OK
 
 

@@ -24,7 +24,7 @@ from proxy.dataplane.virtual_cluster import NodeMapper, VirtualCluster
 from proxy.log import proxy as log
 from proxy.metrics import Metrics
 from proxy.readiness.inventory import ClientInventory
-from proxy.sasl.credentials import listener_credentials
+from proxy.sasl.authenticators import listener_authenticators
 from proxy.security.upstream import upstream_security
 from proxy.upstream.monitor import ClusterView, UpstreamMonitor
 
@@ -76,8 +76,8 @@ class ProxyContext:
         self.virtual = VirtualCluster(config.virtual_cluster.cluster_id, listeners.advertised_host,
                                       listeners.broker_port_base, listeners.max_brokers)
         self.security = upstream_security(config)  # every connection to a cluster takes its entry
-        # a terminating listener's users (None: no termination); a bad file stops the start
-        self.client_credentials = listener_credentials(config.listeners.sasl, ConfigError)
+        # a terminating listener's users and token keys (None: no termination); a bad file stops the start
+        self.client_authenticators = listener_authenticators(config.listeners.sasl, ConfigError)
         self.monitors = {
             name: UpstreamMonitor(name, [(hp.host, hp.port) for hp in cluster.bootstrap_servers],
                                   security=self.security[name])

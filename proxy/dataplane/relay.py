@@ -140,7 +140,7 @@ class ClientConnection(asyncio.BufferedProtocol):
             log.warning("refusing client %s: max_client_connections reached", self.peer)
             self.close("too many connections")
             return
-        if self.context.client_credentials is None:  # a terminating listener connects once logged in
+        if self.context.client_authenticators is None:  # a terminating listener connects once logged in
             self._start_upstream()
         if self.context.budget.over:
             asyncio.get_running_loop().call_soon(self.pause_for_budget)
@@ -197,7 +197,7 @@ class ClientConnection(asyncio.BufferedProtocol):
     def _service_login(self, cluster: str) -> UpstreamLogin | None:
         """A terminating listener's upstream logs in with the cluster's service credentials (if any)."""
         sasl = self.context.security[cluster].sasl
-        if self.context.client_credentials is None or sasl is None:
+        if self.context.client_authenticators is None or sasl is None:
             return None
         view = self.context.view(cluster)
         version = min(2, view.api_ranges.get(36, (0, 2))[1])
@@ -419,6 +419,6 @@ class UpstreamConnection(asyncio.BufferedProtocol):
 
 def _gate(context: ProxyContext) -> SaslGate | None:
     sasl = context.config.listeners.sasl
-    if context.client_credentials is None or sasl is None:
+    if context.client_authenticators is None or sasl is None:
         return None
-    return SaslGate(sasl.mechanisms, context.client_credentials)
+    return SaslGate(sasl.mechanisms, context.client_authenticators)

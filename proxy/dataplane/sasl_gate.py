@@ -10,7 +10,8 @@ rules are the broker's own (Kafka's SaslServerAuthenticator):
                            UNSUPPORTED_SASL_MECHANISM (33) with the enabled list, then a close
     SaslAuthenticate       one token of the exchange (`proxy.sasl.server_login`); a wrong
                            password or malformed token gets SASL_AUTHENTICATION_FAILED (58) with
-                           a message naming the mechanism, then a close
+                           a message naming the mechanism (an OAUTHBEARER token: which check
+                           failed, after the RFC 7628 error challenge), then a close
     raw token (after v0)   the same exchange without the Kafka framing: a size-prefixed token
                            each way; a failure closes without an answer, as a broker does
     anything else          ILLEGAL_SASL_STATE: a SaslAuthenticate before a handshake is
@@ -38,8 +39,8 @@ from dataclasses import dataclass
 from protocol import schema
 from protocol.headers import RequestHeader, encode_response_header
 from protocol.messages import sasl_authenticate, sasl_handshake
-from proxy.sasl.credentials import CredentialsFile
-from proxy.sasl.scram import SaslError
+from proxy.sasl.authenticators import ClientAuthenticators
+from proxy.sasl.scram import SaslAuthenticationFailed, SaslError
 from proxy.sasl.server_login import ServerLogin
 
 API_VERSIONS, SASL_HANDSHAKE, SASL_AUTHENTICATE = 18, 17, 36
@@ -64,11 +65,11 @@ class GateVerdict:
 class SaslGate:
     """One client connection's login state; `on_request` / `on_raw_token` take its frames."""
 
-    __slots__ = ("_credentials", "_login", "_mechanisms", "principal", "raw_tokens")
+    __slots__ = ("_authenticators", "_login", "_mechanisms", "principal", "raw_tokens")
 
-    def __init__(self, mechanisms: tuple[str, ...], credentials: CredentialsFile) -> None:
+    def __init__(self, mechanisms: tuple[str, ...], authenticators: ClientAuthenticators) -> None:
         self._mechanisms = mechanisms
-        self._credentials = credentials
+        self._authenticators = authenticators
         self._login: ServerLogin | None = None
         self.principal = ""  # set once logged in
         self.raw_tokens = False  # after a v0 handshake the next frames are bare tokens
@@ -102,8 +103,8 @@ class SaslGate:
             answer = self._handshake_answer(header, UNSUPPORTED_SASL_MECHANISM)
             return GateVerdict(answer, close=f"unsupported SASL mechanism {mechanism!r}",
                                failed=f"SASL mechanism {mechanism!r} is not enabled")
-        self._credentials.refresh()
-        self._login = ServerLogin(mechanism, self._credentials)
+        self._authenticators.refresh()
+        self._login = ServerLogin(mechanism, self._authenticators)
         self.raw_tokens = version < sasl_handshake.FRAMED_TOKENS_FROM
         return GateVerdict(self._handshake_answer(header, 0))
 
@@ -123,8 +124,8 @@ class SaslGate:
         mechanism = self._login.mechanism
         try:
             token, principal = self._step(bytes(request.AuthBytes))
-        except SaslError as exc:
-            message = f"{FAILED_MESSAGE} {mechanism}"
+        except SaslError as exc:  # Kafka tells the client the text of an authentication failure, else a generic one
+            message = str(exc) if isinstance(exc, SaslAuthenticationFailed) else f"{FAILED_MESSAGE} {mechanism}"
             return GateVerdict(self._authenticate_answer(header, SASL_AUTHENTICATION_FAILED, message),
                                close="SASL authentication failed", failed=f"{mechanism}: {exc}")
         return self._completed(principal, self._authenticate_answer(header, 0, None, token))

@@ -24,6 +24,11 @@ class SaslError(Exception):
     """Authentication failed or a peer sent a malformed SASL message; the text is safe to show."""
 
 
+class SaslAuthenticationFailed(SaslError):
+    """A failure whose text is meant for the client (Kafka's SaslAuthenticationException): the
+    answer's error message is this text, not the generic one (OAUTHBEARER says why a token failed)."""
+
+
 @dataclass(frozen=True)
 class ScramCredential:
     """A user's salted SCRAM entry: what the server keeps instead of the password."""

@@ -5,30 +5,43 @@ data plane's (`proxy.dataplane.sasl_gate`); this is only the mechanism: `respond
 the next server token and whether the exchange is complete. Any failure is a `SaslError` whose
 text names the user at most, never a password or proof; the gate answers it with error 58.
 
-PLAIN is one round; SCRAM two (server-first, then server-final once the proof checks out).
+PLAIN is one round; SCRAM two (server-first, then server-final once the proof checks out);
+OAUTHBEARER one, or two when a bad token is answered with the RFC 7628 error challenge first.
 """
 
 from __future__ import annotations
 
 from proxy.sasl import plain
-from proxy.sasl.credentials import CredentialsFile
+from proxy.sasl.authenticators import ClientAuthenticators
+from proxy.sasl.oauthbearer import OAuthBearerServer
 from proxy.sasl.scram import HASHES, SaslError, ScramServer
+from proxy.sasl.settings import OAUTHBEARER
 
 
 class ServerLogin:
-    def __init__(self, mechanism: str, credentials: CredentialsFile) -> None:
-        if mechanism != "PLAIN" and mechanism not in HASHES:
-            raise SaslError(f"unsupported mechanism {mechanism!r}")
+    def __init__(self, mechanism: str, authenticators: ClientAuthenticators) -> None:
         self.mechanism = mechanism
         self.principal = ""  # the authenticated user, set once `respond` reports completion
-        self._credentials = credentials
-        self._scram = None if mechanism == "PLAIN" else ScramServer(
-            mechanism, lambda user: credentials.lookup(user, mechanism))
         self._round = 0
+        self._oauth: OAuthBearerServer | None = None
+        self._scram: ScramServer | None = None
+        if mechanism == OAUTHBEARER and authenticators.tokens is not None:
+            self._oauth = OAuthBearerServer(authenticators.tokens)
+            return
+        credentials = authenticators.credentials
+        if credentials is None or (mechanism != "PLAIN" and mechanism not in HASHES):
+            raise SaslError(f"unsupported mechanism {mechanism!r}")
+        self._credentials = credentials
+        if mechanism != "PLAIN":
+            self._scram = ScramServer(mechanism, lambda user: credentials.lookup(user, mechanism))
 
     def respond(self, token: bytes) -> tuple[bytes, bool]:
         """(server token, complete); SaslError when the client's token is wrong or malformed."""
         self._round += 1
+        if self._oauth is not None:
+            answer, complete = self._oauth.respond(token)
+            self.principal = self._oauth.principal
+            return answer, complete
         if self._scram is None:
             return self._plain(token), True
         if self._round == 1:

@@ -92,8 +92,8 @@ class Terminating:
             sasl["mechanisms"] = mechanisms  # type: ignore[assignment]
         config = proxy_config({"A": "127.0.0.1:1"}, "A", listeners={"sasl": sasl})
         self.context = ProxyContext(config, Metrics(clusters=["A"]))
-        assert self.context.client_credentials is not None and config.listeners.sasl is not None
-        self.gate = SaslGate(config.listeners.sasl.mechanisms, self.context.client_credentials)
+        assert self.context.client_authenticators is not None and config.listeners.sasl is not None
+        self.gate = SaslGate(config.listeners.sasl.mechanisms, self.context.client_authenticators)
         self.core = Connection(self.context, Client(), 1 << 20, 1000, now_ns=lambda: self.now_ns, gate=self.gate)
         self.mapper = self.context.virtual.mapper("A")
 
@@ -283,7 +283,7 @@ def test_re_authentication_is_answered_by_the_proxy_behind_requests_at_the_broke
 
 def test_re_authentication_as_someone_else_is_refused(tmp_path: Path) -> None:
     proxy = Terminating(tmp_path)
-    Path(proxy.context.client_credentials.path).write_text(  # type: ignore[union-attr]
+    Path(proxy.context.client_authenticators.credentials.path).write_text(  # type: ignore[union-attr]
         format_entry("alice", make_credential("SCRAM-SHA-512", PASSWORD)) + "\n"
         + format_entry("bob", make_credential("SCRAM-SHA-512", "bob-pw")) + "\n")
     proxy.login("PLAIN")

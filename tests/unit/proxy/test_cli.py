@@ -77,8 +77,27 @@ def test_check_config_reads_a_terminating_listener_s_credentials_file(
     assert "1 SASL users" in capsys.readouterr().out
 
 
-def _with_listener_sasl(example: str, credentials_file: str) -> str:
-    sasl = f"  sasl: {{mode: terminate, credentials_file: {credentials_file}}}\n"
+def test_check_config_reads_a_terminating_listener_s_jwks_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.oauth_tokens import SigningKey, write_jwks
+
+    jwks = tmp_path / "jwks.json"
+    config = tmp_path / "oauth.yaml"
+    config.write_text(_with_listener_sasl(Path(EXAMPLE).read_text(), "", f"oauthbearer: {{jwks_file: {jwks}}}"))
+    assert cli.main(["check-config", "--config", str(config)]) == 2
+    assert "listeners.sasl.oauthbearer.jwks_file" in capsys.readouterr().err
+    jwks.write_text('{"keys": {}}')
+    assert cli.main(["check-config", "--config", str(config)]) == 2
+    assert 'expected a JWKS document' in capsys.readouterr().err
+    write_jwks(jwks, SigningKey.generate("k1", "ES256"))
+    assert cli.main(["check-config", "--config", str(config)]) == 0
+    assert "1 OAUTHBEARER keys" in capsys.readouterr().out
+
+
+def _with_listener_sasl(example: str, credentials_file: str, oauthbearer: str = "") -> str:
+    files = ", ".join(part for part in (f"credentials_file: {credentials_file}" if credentials_file else "",
+                                        oauthbearer) if part)
+    sasl = f"  sasl: {{mode: terminate, {files}}}\n"
     return example.replace("listeners:\n", "listeners:\n" + sasl, 1)
 
 

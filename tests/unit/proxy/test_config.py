@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from proxy.config import ConfigError, HostPort, StateConfig, load, parse, read_admin_token, read_admin_tokens
+from proxy.sasl.settings import OAuthBearerSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -64,6 +65,20 @@ def test_sasl_termination_settings_parse_with_every_mechanism_by_default() -> No
     sasl = parse(edited("listeners.sasl", {"mode": "terminate", "credentials_file": "users.scram"})).listeners.sasl
     assert sasl is not None and sasl.terminates
     assert (sasl.mechanisms, sasl.credentials_file) == (("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"), "users.scram")
+
+
+def test_an_oauthbearer_only_listener_needs_a_jwks_file_and_no_credentials_file() -> None:
+    oauth = {"jwks_file": "jwks.json", "issuer": "https://idp", "audience": "kafka", "principal_claim": "azp"}
+    sasl = parse(edited("listeners.sasl", {"mode": "terminate", "oauthbearer": oauth})).listeners.sasl
+    assert sasl is not None and (sasl.mechanisms, sasl.credentials_file) == (("OAUTHBEARER",), None)
+    assert sasl.oauthbearer == OAuthBearerSettings("jwks.json", "https://idp", "kafka", "azp", 30)
+
+
+def test_a_credentials_file_and_a_jwks_file_enable_every_mechanism_by_default() -> None:
+    both = {"mode": "terminate", "credentials_file": "users.scram", "oauthbearer": {"jwks_file": "jwks.json"}}
+    sasl = parse(edited("listeners.sasl", both)).listeners.sasl
+    assert sasl is not None and sasl.mechanisms == ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
+    assert sasl.oauthbearer is not None and (sasl.oauthbearer.issuer, sasl.oauthbearer.principal_claim) == (None, "sub")
 
 
 def test_example_files_match_the_defaults_they_document() -> None:
@@ -141,6 +156,20 @@ BAD_VALUES = [
     ("listeners.sasl", {"mode": "terminate", "credentials_file": "u", "mechanisms": []}, "listeners.sasl.mechanisms"),
     ("listeners.sasl", {"mode": "passthrough", "credentials_file": "u"}, "listeners.sasl.credentials_file"),
     ("listeners.sasl", {"mode": "relay"}, "listeners.sasl.mode"),
+    ("listeners.sasl", {"mode": "terminate", "mechanisms": ["OAUTHBEARER"]}, "listeners.sasl.oauthbearer"),
+    ("listeners.sasl", {"mode": "terminate", "credentials_file": "u", "mechanisms": ["PLAIN"],
+                        "oauthbearer": {"jwks_file": "j"}}, "listeners.sasl.oauthbearer"),
+    ("listeners.sasl", {"mode": "terminate", "oauthbearer": {}}, "listeners.sasl.oauthbearer.jwks_file"),
+    ("listeners.sasl", {"mode": "terminate", "oauthbearer": {"jwks_file": "j", "jwks_url": "https://x"}},
+     "listeners.sasl.oauthbearer.jwks_url"),
+    ("listeners.sasl", {"mode": "terminate", "oauthbearer": {"jwks_file": "j", "clock_skew_s": -1}},
+     "listeners.sasl.oauthbearer.clock_skew_s"),
+    ("listeners.sasl", {"mode": "terminate", "oauthbearer": {"jwks_file": "j", "issuer": ""}},
+     "listeners.sasl.oauthbearer.issuer"),
+    ("listeners.sasl", {"mode": "terminate", "oauthbearer": "jwks.json"}, "listeners.sasl.oauthbearer"),
+    ("listeners.sasl", {"mode": "terminate", "credentials_file": "u", "mechanisms": ["OAUTHBEARER"],
+                        "oauthbearer": {"jwks_file": "j"}}, "listeners.sasl.credentials_file"),
+    ("listeners.sasl", {"mode": "passthrough", "oauthbearer": {"jwks_file": "j"}}, "listeners.sasl.oauthbearer"),
     ("clusters.B.tls", {"ca": "x"}, "clusters.B.tls.ca"),
     ("clusters.B.tls", {"key_file": "k.pem"}, "clusters.B.tls.cert_file"),
     ("clusters.B.tls", {"verify_hostname": "no"}, "clusters.B.tls.verify_hostname"),

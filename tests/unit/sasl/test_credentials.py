@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from proxy.sasl.authenticators import ClientAuthenticators
 from proxy.sasl.credentials import CredentialsFile, CredentialsUnreadable, parse_credentials
 from proxy.sasl.login import ClientLogin
 from proxy.sasl.scram import SaslError, format_entry, make_credential
@@ -26,7 +27,7 @@ def rewrite(path: Path, text: str) -> None:
 
 
 def log_in(credentials: CredentialsFile, mechanism: str, user: str, password: str) -> str:
-    server, client = ServerLogin(mechanism, credentials), ClientLogin(mechanism, user, password)
+    server, client = ServerLogin(mechanism, ClientAuthenticators(credentials)), ClientLogin(mechanism, user, password)
     token: bytes | None = client.first()
     while token is not None:
         answer, complete = server.respond(token)
