@@ -58,3 +58,12 @@ def unsecured_token(subject: str, lifetime_s: float = 600) -> str:
     """An `alg: none` token as Kafka's unsecured OAUTHBEARER validator accepts it (passthrough tests)."""
     now = int(time.time())
     return jwt.encode({"sub": subject, "iat": now, "exp": int(now + lifetime_s)}, "", algorithm="none")
+
+
+def unsecured_oauthbearer_overrides(listener: str = "sasl_plaintext") -> dict[str, str]:
+    """Broker settings adding OAUTHBEARER to the harness's SASL listener with Kafka's default,
+    unsecured validator (alg none tokens, for passthrough tests; never for production)."""
+    module = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule"
+    return {"sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER",
+            f"listener.name.{listener}.oauthbearer.sasl.jaas.config":
+                f'{module} required unsecuredLoginStringClaim_sub="broker";'}
