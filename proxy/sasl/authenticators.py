@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from proxy.log import proxy as log
 from proxy.sasl.credentials import CredentialsFile, CredentialsUnreadable
 from proxy.sasl.jwks import JwksFile, JwksUnreadable
 from proxy.sasl.jwt_validator import TokenValidator
@@ -23,11 +24,11 @@ class ClientAuthenticators:
     tokens: TokenValidator | None = None
 
     def refresh(self) -> None:
-        """Take a changed file before a login (one stat each); a bad new file keeps the old contents."""
-        if self.credentials is not None:
-            self.credentials.refresh()
-        if self.tokens is not None:
-            self.tokens.jwks.refresh()
+        """Take a changed file before a login (one stat each); a bad new file keeps the old contents
+        and is logged once, when it is read (the message names the file and the fault, no secret)."""
+        for watched in (self.credentials, self.tokens.jwks if self.tokens is not None else None):
+            if watched is not None and watched.changed() and not watched.refresh():
+                log.warning("kept the previous contents of a changed file: %s", watched.reload_error)
 
 
 def listener_authenticators(sasl: ListenerSasl | None, error: type[Exception]) -> ClientAuthenticators | None:

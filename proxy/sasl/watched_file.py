@@ -42,9 +42,13 @@ class WatchedFile(Generic[T]):
         self._stamp = stamp
         return contents
 
+    def changed(self) -> bool:
+        """Whether the file's mtime or size differ from the last read (one stat)."""
+        return self._file_stamp() != self._stamp
+
     def refresh(self) -> bool:
         """Re-read the file if it changed; False when a change could not be taken (old contents kept)."""
-        if self._file_stamp() == self._stamp:
+        if not self.changed():
             return True
         try:
             self.contents, self.reload_error = self._load(), ""

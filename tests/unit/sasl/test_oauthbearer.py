@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import jwt
@@ -50,26 +51,27 @@ def test_the_principal_comes_from_the_configured_claim(tmp_path: Path) -> None:
     assert "'preferred_username' is missing" in rejection(tokens, RSA.token("0f3a-uuid"))
 
 
-@pytest.mark.parametrize(("token", "reason"), [
-    (RSA.token(lifetime_s=-120), "expired (exp)"),
-    (RSA.token(nbf=10 ** 10), "not valid yet (nbf)"),
-    (RSA.token(iss="https://elsewhere.test"), "wrong issuer (iss)"),
-    (RSA.token(aud="another-service"), "wrong audience (aud)"),
-    (RSA.token(exp=None), "required claim"),
-    (RSA.token(iss=None), "required claim"),
-    (SigningKey("rsa-1", "RS256", SigningKey.generate("x").private).token(), "signature does not verify"),
-    (SigningKey.generate("rsa-9").token(), "no key with kid 'rsa-9'"),
-    (SigningKey("ec-1", "RS256", RSA.private).token(), "algorithm 'RS256' is not allowed for key 'ec-1'"),
-    (jwt.encode({"sub": "alice", "exp": 10 ** 10}, "", algorithm="none", headers={"kid": "rsa-1"}),
+@pytest.mark.parametrize(("make_token", "reason"), [  # tokens made when the test runs: they expire
+    (lambda: RSA.token(lifetime_s=-120), "expired (exp)"),
+    (lambda: RSA.token(nbf=10 ** 10), "not valid yet (nbf)"),
+    (lambda: RSA.token(iss="https://elsewhere.test"), "wrong issuer (iss)"),
+    (lambda: RSA.token(aud="another-service"), "wrong audience (aud)"),
+    (lambda: RSA.token(exp=None), "required claim"),
+    (lambda: RSA.token(iss=None), "required claim"),
+    (lambda: SigningKey("rsa-1", "RS256", SigningKey.generate("x").private).token(), "signature does not verify"),
+    (lambda: SigningKey.generate("rsa-9").token(), "no key with kid 'rsa-9'"),
+    (lambda: SigningKey("ec-1", "RS256", RSA.private).token(), "algorithm 'RS256' is not allowed for key 'ec-1'"),
+    (lambda: jwt.encode({"sub": "alice", "exp": 10 ** 10}, "", algorithm="none", headers={"kid": "rsa-1"}),
      "algorithm 'none' is not allowed"),
-    (jwt.encode({"sub": "alice", "exp": 10 ** 10}, "secret-of-32-bytes-at-the-least!", algorithm="HS256",
-                headers={"kid": "rsa-1"}), "algorithm 'HS256' is not allowed"),
-    ("not-a-jwt", "not a well-formed JWT"),
-    (RSA.token()[:-10], "signature does not verify"),
+    (lambda: jwt.encode({"sub": "alice", "exp": 10 ** 10}, "secret-of-32-bytes-at-the-least!", algorithm="HS256",
+                        headers={"kid": "rsa-1"}), "algorithm 'HS256' is not allowed"),
+    (lambda: "not-a-jwt", "not a well-formed JWT"),
+    (lambda: RSA.token()[:-10], "signature does not verify"),
 ], ids=["expired", "not-yet", "issuer", "audience", "no-exp", "no-iss", "wrong-signature", "unknown-kid",
         "alg-confusion", "alg-none", "hmac", "garbage", "truncated"])
-def test_a_bad_token_is_rejected_with_the_check_that_failed(tmp_path: Path, token: str, reason: str) -> None:
-    assert reason in rejection(validator(tmp_path), token)
+def test_a_bad_token_is_rejected_with_the_check_that_failed(tmp_path: Path, make_token: Callable[[], str],
+                                                            reason: str) -> None:
+    assert reason in rejection(validator(tmp_path), make_token())
 
 
 def test_a_small_clock_skew_is_tolerated_and_no_more(tmp_path: Path) -> None:
@@ -161,3 +163,16 @@ def test_oauthbearer_is_unsupported_where_no_jwks_is_configured() -> None:
 def test_a_token_validator_can_share_a_jwks_file(tmp_path: Path) -> None:
     jwks = JwksFile(str(write_jwks(tmp_path / "keys.json", EC)))
     assert TokenValidator(OAuthBearerSettings(jwks.path), jwks).principal(EC.token()) == "alice"
+
+
+def test_a_broken_new_jwks_is_logged_once_when_a_login_reads_it(tmp_path: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    tokens = validator(tmp_path, RSA)
+    authenticators = ClientAuthenticators(tokens=tokens)
+    Path(tokens.settings.jwks_file).write_text('{"keys": "none"}')
+    authenticators.refresh()
+    authenticators.refresh()
+    assert [r.getMessage() for r in caplog.records].count(
+        f'kept the previous contents of a changed file: {tokens.settings.jwks_file}: '
+        'expected a JWKS document {"keys": [...]}') == 1
+    assert tokens.principal(RSA.token()) == "alice"
