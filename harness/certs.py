@@ -1,4 +1,4 @@
-"""Certificates made in the test run with the `openssl` CLI (the venv has no `cryptography`).
+"""Certificates made in the test run with the `openssl` CLI (the same tool an operator would use).
 
 One CA signs everything a TLS test needs: a broker certificate and a proxy certificate with
 SAN 127.0.0.1/localhost, a client certificate (mTLS), an expired one, and a second CA that nobody
