@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from harness.proxy_thread import proxy_config
 from protocol import schema
+from protocol.headers import peek_request_header
 from protocol.messages import sasl_authenticate, sasl_handshake
 from proxy.dataplane.connection import (
     ClientDataReceived,
@@ -20,10 +24,13 @@ from proxy.dataplane.connection import (
     UpstreamDataReceived,
 )
 from proxy.dataplane.context import ProxyContext
+from proxy.dataplane.correlation import Pending
+from proxy.dataplane.passthrough_logins import PassthroughLogins
+from proxy.dataplane.seen_principals import SeenPrincipals
 from proxy.metrics import Metrics
 from proxy.sasl.login import ClientLogin
 from proxy.sasl.scram import SaslError, ScramServer, make_credential
-from tests.unit.dataplane.test_connection import response
+from tests.unit.dataplane.test_connection import request, response, sized
 from tests.unit.dataplane.test_sasl_termination import AUTH_V, authenticate, handshake
 
 SASL_AUTHENTICATION_FAILED = 58
@@ -152,3 +159,24 @@ def test_a_connection_closed_mid_exchange_leaves_nothing_behind() -> None:
     assert len(relay.context.passthrough_logins) == 1
     relay.context.unregister(relay.client)  # type: ignore[arg-type]
     assert len(relay.context.passthrough_logins) == 0 and relay.context.seen_principals.names() == ()
+
+
+def auth_body(token: bytes) -> bytes:
+    return schema.encode(sasl_authenticate.REQUEST, AUTH_V, {"AuthBytes": token})
+
+
+BODIES = st.one_of(st.binary(max_size=64), st.binary(max_size=64).map(auth_body))  # garbage, or a framed token
+
+
+@given(st.sampled_from(["PLAIN", "SCRAM-SHA-512", "OAUTHBEARER"]), BODIES, st.binary(max_size=16))
+def test_garbage_requests_and_answers_never_raise_and_one_answer_completes_only_plain(
+        mechanism: str, body: bytes, answer: bytes) -> None:
+    seen = SeenPrincipals()
+    logins, client = PassthroughLogins(seen), Client()
+    frame = handshake(1, mechanism)
+    logins.on_request(client, peek_request_header(memoryview(frame)[4:]), memoryview(frame)[4:])
+    frame = request(36, AUTH_V, 2, body)
+    logins.on_request(client, peek_request_header(memoryview(frame)[4:]), memoryview(frame)[4:])
+    logins.on_response(client, Pending(2, 36, AUTH_V, 0, answer=[sized(answer)]))
+    assert len(logins) <= 1  # the exchange may go on, named or not
+    assert not seen.names() or mechanism == "PLAIN"  # one answer completes only PLAIN; OAUTHBEARER names no one
