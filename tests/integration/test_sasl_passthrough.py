@@ -6,6 +6,9 @@ service login). The proxy's clusters are the SASL listeners, so its own connecti
 switch admin) must log in, and the client's SaslHandshake/SaslAuthenticate are relayed as they
 are. `connections.max.reauth.ms` is short on both, so the brokers demand KIP-368
 re-authentication on connections that live longer than 4 s: the consumers below live longer.
+Both run the StandardAuthorizer with `allow.everyone.if.no.acl.found` (no ACL exists unless a test
+adds one and removes it), so the governance gate reads ACLs and a test can hide A's SCRAM users
+from the proxy's service user.
 """
 
 from __future__ import annotations
@@ -29,7 +32,13 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from harness import tools, workload
 from harness.cluster import Cluster, ClusterSpec, start_clusters, stop_clusters, wait_for_topic
-from harness.governance import add_scram_user
+from harness.governance import (
+    AUTHORIZER_OVERRIDES,
+    add_scram_user,
+    cluster_describe_deny,
+    create_acls,
+    delete_acls,
+)
 from harness.proxy_thread import ProxyThread, proxy_config
 from harness.workload import wait_until
 from proxy.sasl.settings import SaslLogin
@@ -46,7 +55,9 @@ TOKEN_ENV, TOKEN = "KFP_TEST_SEEN_TOKEN", "seen-principals-token"
 
 @pytest.fixture(scope="module")
 def sasl_pair() -> Iterator[dict[str, Cluster]]:
-    clusters = start_clusters([ClusterSpec("sasl-A", (1,), REAUTH, USERS), ClusterSpec("sasl-B", (11,), REAUTH, USERS)])
+    overrides = {**REAUTH, **AUTHORIZER_OVERRIDES}
+    clusters = start_clusters([ClusterSpec("sasl-A", (1,), overrides, USERS),
+                               ClusterSpec("sasl-B", (11,), overrides, USERS)])
     try:
         yield {"A": clusters[0], "B": clusters[1]}
     finally:
@@ -227,6 +238,28 @@ def can_log_in(bootstrap: str, user: str, password: str) -> bool:
     return True
 
 
+def user_on_a_only(sasl_pair: dict[str, Cluster], name: str) -> tuple[str, str]:
+    """A fresh SCRAM user on A (none on B), once A lets it log in: (user, password)."""
+    user, password = f"{name}-{uuid.uuid4().hex[:6]}", f"{name}-pw-{uuid.uuid4().hex}"
+    add_scram_user(sasl_pair["A"].bootstrap, user, password)
+    wait_until(lambda: can_log_in(sasl_pair["A"].sasl_bootstrap, user, password), 30, lambda: f"{user} cannot log in")
+    return user, password
+
+
+def dry_run_before_and_after_b_has(proxy: ProxyThread, b: Cluster, user: str, password: str
+                                   ) -> tuple[tuple[int, Any], dict[str, Any]]:
+    """The admin API's dry run to B, then the user created on B and the dry run again: the first
+    answer, and the second's final switch record (202 asserted)."""
+    refused = admin_call(proxy, "/v1/switch", {"target": "B", "dry_run": True, "timeout_s": 10})
+    add_scram_user(b.bootstrap, user, password)
+    accepted = admin_call(proxy, "/v1/switch", {"target": "B", "dry_run": True, "timeout_s": 10})
+    assert accepted[0] == 202, accepted
+    record_path = f"/v1/switch/{accepted[1]['switch_id']}"
+    wait_until(lambda: admin_call(proxy, record_path)[1]["final"], 90, lambda: "dry run never finished")
+    record: dict[str, Any] = admin_call(proxy, record_path)[1]
+    return refused, record
+
+
 def test_a_principal_seen_only_through_the_proxy_blocks_a_dry_run_until_b_has_its_credential(
         sasl_pair: dict[str, Cluster], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
@@ -234,9 +267,7 @@ def test_a_principal_seen_only_through_the_proxy_blocks_a_dry_run_until_b_has_it
     listener, the governance gate names her, refuses a dry run to a B without her credential and
     passes once B has it. Her password is in no log, status or evidence."""
     caplog.set_level(logging.DEBUG)
-    user, password = f"gina-{uuid.uuid4().hex[:6]}", f"gina-pw-{uuid.uuid4().hex}"
-    add_scram_user(sasl_pair["A"].bootstrap, user, password)
-    wait_until(lambda: can_log_in(sasl_pair["A"].sasl_bootstrap, user, password), 30, lambda: f"{user} cannot log in")
+    user, password = user_on_a_only(sasl_pair, "gina")
     topic = topic_on(sasl_pair["A"], "seen")
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     with gated_proxy(sasl_pair, tmp_path) as proxy:
@@ -244,13 +275,7 @@ def test_a_principal_seen_only_through_the_proxy_blocks_a_dry_run_until_b_has_it
         gina = {**SCRAM, "sasl.username": user, "sasl.password": password}
         assert clients.confluent_produce(proxy.bootstrap, topic, [b"by-gina"], **gina) == 1
         seen = admin_call(proxy, "/v1/status")[1]["seen_principals"]
-        refused = admin_call(proxy, "/v1/switch", {"target": "B", "dry_run": True, "timeout_s": 10})
-        add_scram_user(sasl_pair["B"].bootstrap, user, password)
-        accepted = admin_call(proxy, "/v1/switch", {"target": "B", "dry_run": True, "timeout_s": 10})
-        assert accepted[0] == 202, accepted
-        record_path = f"/v1/switch/{accepted[1]['switch_id']}"
-        wait_until(lambda: admin_call(proxy, record_path)[1]["final"], 90, lambda: "dry run never finished")
-        record = admin_call(proxy, record_path)[1]
+        refused, record = dry_run_before_and_after_b_has(proxy, sasl_pair["B"], user, password)
     assert before["names"] == [] and seen["names"] == [f"User:{user}"]
     assert refused[0] == 409, refused
     assert f"scram_credential_missing_on_target User:{user} SCRAM-SHA-512" in refused[1]["error"]
@@ -259,3 +284,30 @@ def test_a_principal_seen_only_through_the_proxy_blocks_a_dry_run_until_b_has_it
     assert f"User:{user}" in evidence["principals"]
     for shown in (json.dumps(seen), json.dumps(refused), json.dumps(record), caplog.text):
         assert password not in shown
+
+
+def test_when_a_hides_its_scram_users_a_login_seen_through_the_proxy_still_blocks_a_dry_run(
+        sasl_pair: dict[str, Cluster], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A denies the proxy's service user Describe on the cluster, so the gate cannot read A's SCRAM
+    users (`not_readable`): only hana's login through the passthrough listener tells the gate she
+    exists, and B lacking her credential refuses the dry run until it is created there. (A's
+    answer is a prompt CLUSTER_AUTHORIZATION_FAILED: asked with a null user list, Kafka 4.4 never
+    answered a refused DescribeUserScramCredentials, so the proxy asks with an empty one.)"""
+    user, password = user_on_a_only(sasl_pair, "hana")
+    topic = topic_on(sasl_pair["A"], "hidden")
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    deny = cluster_describe_deny("User:kfp")
+    create_acls(sasl_pair["A"].bootstrap, [deny])
+    try:
+        with gated_proxy(sasl_pair, tmp_path) as proxy:
+            hana = {**SCRAM, "sasl.username": user, "sasl.password": password, "enable.idempotence": False}
+            assert clients.confluent_produce(proxy.bootstrap, topic, [b"by-hana"], **hana) == 1
+            refused, record = dry_run_before_and_after_b_has(proxy, sasl_pair["B"], user, password)
+    finally:
+        delete_acls(sasl_pair["A"].bootstrap, [deny])
+    assert refused[0] == 409, refused
+    assert f"scram_credential_missing_on_target User:{user} SCRAM-SHA-512" in refused[1]["error"]
+    evidence = record["evidence_governance"]
+    unreadable = {d["subject"]: d["a"] for d in evidence["differences"] if d["kind"] == "not_readable"}
+    assert "CLUSTER_AUTHORIZATION_FAILED" in unreadable["scram"]
+    assert evidence["blocking"] == 0 and f"User:{user}" in evidence["seen_principals"]
