@@ -58,6 +58,28 @@ def create_acls(bootstrap: str, bindings: list[AclBinding]) -> None:
             time.sleep(0.1)
 
 
+def cluster_describe_deny(principal: str) -> AclBinding:
+    """DENY Describe on the cluster: the principal can no longer list ACLs or SCRAM users there."""
+    return AclBinding(ResourceType.BROKER, "kafka-cluster", ResourcePatternType.LITERAL, principal, "*",
+                      AclOperation.DESCRIBE, AclPermissionType.DENY)
+
+
+def delete_acls(bootstrap: str, bindings: list[AclBinding]) -> None:
+    """Returns once every broker of `bootstrap` no longer lists the bindings (as `create_acls`)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    filters = [AclBindingFilter(b.restype, b.name, b.resource_pattern_type, b.principal, b.host, b.operation,
+                                b.permission_type) for b in bindings]
+    for future in admin.delete_acls(filters, request_timeout=TIMEOUT_S).values():
+        future.result(TIMEOUT_S)
+    deadline = time.monotonic() + TIMEOUT_S
+    for node in admin.list_topics(timeout=TIMEOUT_S).brokers.values():
+        broker = AdminClient({"bootstrap.servers": f"{node.host}:{node.port}"})
+        while any(_listed(broker, binding) for binding in bindings):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{node.host}:{node.port} still lists {bindings} after {TIMEOUT_S:.0f} s")
+            time.sleep(0.1)
+
+
 def _listed(admin: AdminClient, binding: AclBinding) -> bool:
     found = admin.describe_acls(AclBindingFilter(binding.restype, binding.name, binding.resource_pattern_type,
                                                  binding.principal, binding.host, binding.operation,

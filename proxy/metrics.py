@@ -166,6 +166,10 @@ class Metrics:
         self._frame_errors = _Children(self.frame_errors_total.labels, _one)
         self.sasl_logins_total = self._counter("kfp_sasl_logins_total",
                                                "Client logins at a terminating listener, by outcome", ("outcome",))
+        self.seen_principals_gauge = self._gauge(
+            "kfp_seen_principals", "Principals that logged in through the proxy (the governance gate compares them)")
+        self.seen_principals_dropped = self._gauge(
+            "kfp_seen_principals_dropped", "Logins of new principals not remembered: the seen set was full")
         self.upstream_reauthentications_total = self._counter(
             "kfp_upstream_reauthentications_total", "Service sessions renewed on open upstream connections (KIP-368)",
             ("cluster",))
@@ -260,6 +264,10 @@ class Metrics:
         self.sasl_logins_total.labels("succeeded" if succeeded else "failed").inc()
 
     # -- switch ---------------------------------------------------------------------------------------
+
+    def seen_principals(self, count: int, dropped: int) -> None:
+        self.seen_principals_gauge.set(count)
+        self.seen_principals_dropped.set(dropped)
 
     def set_active(self, cluster: str) -> None:
         """Active cluster gauge: 1 for `cluster`, 0 for every other cluster seen so far."""

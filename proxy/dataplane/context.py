@@ -20,6 +20,8 @@ from protocol.headers import RequestHeader
 from proxy.config import ConfigError, ProxyConfig
 from proxy.dataplane.api_versions import ApiVersionsAnswer
 from proxy.dataplane.budget import BufferBudget, Verdict
+from proxy.dataplane.passthrough_logins import SASL_AUTHENTICATE, WATCHED_APIS, PassthroughLogins
+from proxy.dataplane.seen_principals import SeenPrincipals
 from proxy.dataplane.virtual_cluster import NodeMapper, VirtualCluster
 from proxy.log import proxy as log
 from proxy.metrics import Metrics
@@ -85,6 +87,8 @@ class ProxyContext:
         }
         self.api_versions = ApiVersionsAnswer(config.virtual_cluster.cluster_id)
         self.inventory = ClientInventory()  # readiness evidence: libraries, versions, APIs used
+        self.seen_principals = SeenPrincipals(on_change=metrics.seen_principals)  # the governance gate's
+        self.passthrough_logins = PassthroughLogins(self.seen_principals)
         self.active = config.active
         self.switch_epoch = 0
         self.clients: set[ClientConnection] = set()
@@ -146,6 +150,7 @@ class ProxyContext:
         self.metrics.client_connections.set(len(self.clients))
         self.on_budget(self.budget.forget(client))
         self.inventory.forget(client)
+        self.passthrough_logins.forget(client)
         for interceptor in self.interceptors:  # nothing per connection outlives it
             interceptor.forget(client)
 
@@ -267,6 +272,8 @@ class ProxyContext:
     def answer_locally(self, client: ClientConnection, header: RequestHeader, frame: memoryview
                        ) -> list[bytes] | Hold | None:
         self.inventory.on_request(client, header.api_key, header.api_version, frame, header.header_length)
+        if header.api_key in WATCHED_APIS:  # a relayed (passthrough) SASL exchange: who logs in
+            self.passthrough_logins.on_request(client, header, frame)
         if header.api_key == 18:
             _version, body = self.api_versions.respond(header.api_version, frame[header.header_length:],
                                                       client.virtual_node)
@@ -286,6 +293,8 @@ class ProxyContext:
         return None
 
     def on_upstream_answer(self, client: ClientConnection, entry: Pending) -> None:
+        if entry.api_key == SASL_AUTHENTICATE:
+            self.passthrough_logins.on_response(client, entry)
         for interceptor in self.interceptors:
             interceptor.observe_answer(client, entry)
 
@@ -322,6 +331,7 @@ class ProxyContext:
             "virtual_cluster_id": self.virtual.cluster_id,
             "client_connections": len(self.clients),
             "in_flight": self.in_flight(),
+            "seen_principals": self.seen_principals.status(),
             "clusters": {
                 name: {
                     "reachable": m.view.reachable,

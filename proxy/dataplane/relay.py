@@ -308,6 +308,7 @@ class ClientConnection(asyncio.BufferedProtocol):
         elif isinstance(command, ConnectUpstream):
             log.info("client %s logged in as %r", self.peer, command.principal)
             self.context.metrics.sasl_login(True)
+            self.context.seen_principals.add(f"User:{command.principal}")
             self._start_upstream()
         elif isinstance(command, ReportUpstreamReauthenticated):
             self.context.metrics.upstream_reauthenticated(self.route.cluster if self.route else "?")

@@ -110,8 +110,9 @@ class SwitchExecutor(DurableState):
         """
         source = self.machine.active
         budget = EMERGENCY_BUDGET_S if mode == "emergency" else PLANNED_BUDGET_S
+        seen = self.context.seen_principals  # who logged in through the proxy counts too (issue 12)
         report = await read_and_compare(self._admin(source, background=True), self._admin(target, background=True),
-                                        budget)
+                                        budget, seen.names(), seen.scram_logins())
         evidence = {**report.to_dict(), "accepted_gaps": accept_gaps and bool(report.blocking)}
         self.last_governance[(source, target)] = {**evidence, "compared_at_s": time.time()}
         reason = governance_gate(report, accept_gaps)

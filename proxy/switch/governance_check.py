@@ -9,7 +9,7 @@ a difference actually seen (B lacks what A grants) blocks, in `governance_gate`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 
 from proxy.switch.machine.governance import SECTIONS, GovernanceReport, GovernanceSnapshot, compare_governance
 from proxy.upstream.cluster_admin import ClusterAdmin
@@ -20,12 +20,14 @@ EMERGENCY_BUDGET_S = 2.0
 
 
 async def read_and_compare(source: ClusterAdmin, target: ClusterAdmin, budget_s: float,
-                           seen_principals: Iterable[str] = ()) -> GovernanceReport:
-    """A's and B's governance compared over A's replicated topics; unread sections say why."""
+                           seen_principals: Iterable[str] = (),
+                           seen_scram: Mapping[str, Collection[str]] | None = None) -> GovernanceReport:
+    """A's and B's governance compared over A's replicated topics and the principals seen through
+    the proxy (`compare_governance`); unread sections say why."""
     try:
         a, b = await asyncio.wait_for(asyncio.gather(read_governance(source), read_governance(target)), budget_s)
     except TimeoutError:
         why = f"not read within {budget_s:g} s"
         a = GovernanceSnapshot(source.name, unreadable=dict.fromkeys(SECTIONS, why))
         b = GovernanceSnapshot(target.name, unreadable=dict.fromkeys(SECTIONS, why))
-    return compare_governance(a, b, sorted(a.partitions or ()), seen_principals)
+    return compare_governance(a, b, sorted(a.partitions or ()), seen_principals, seen_scram)

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +34,7 @@ from harness.workload import ProducerWorker, SwitchRun, wait_until
 from harness.workload_clients import ConfluentConsumer, ConfluentProducer
 from harness.workload_java import JavaProducer, JavaTool
 from harness.workload_verify import Verdict, verify
+from tests.integration.admin_http import admin_call
 from tests.integration.test_switch import new_topic
 
 pytestmark = pytest.mark.integration
@@ -132,14 +131,7 @@ class AliceJavaProducer(JavaProducer):
 
 
 def http(site: Site, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-    request = urllib.request.Request(f"{site.proxy.admin_url}{path}", method="GET" if body is None else "POST",
-                                     data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    return admin_call(site.proxy.admin_url, path, body, TOKEN)
 
 
 def final_record(site: Site, switch_id: str, timeout_s: float = 180) -> dict[str, Any]:

@@ -98,6 +98,12 @@ def metric_lines(proxy: ProxyThread, name: str) -> dict[str, float]:
             if line.startswith(name + "{")}
 
 
+def seen_principals(proxy: ProxyThread) -> list[str]:
+    with urllib.request.urlopen(f"{proxy.admin_url}/v1/status", timeout=10) as answer:
+        names: list[str] = json.loads(answer.read())["seen_principals"]["names"]
+    return names
+
+
 def test_confluent_produces_and_consumes_through_tls_and_scram_terminated_at_the_proxy(
         proxy: ProxyThread, certs: TestCertificates) -> None:
     topic, sent = unique("term-confluent"), clients.values("c", 200)
@@ -177,12 +183,14 @@ def test_a_user_added_to_the_credentials_file_logs_in_without_a_restart(
     refused.produce(topic, b"x")
     refused.flush(5)
     assert any(e.code() == confluent_kafka.KafkaError._AUTHENTICATION for e in errors), errors
+    assert "User:bob" not in seen_principals(proxy)  # a refused login is not seen
     before = users.read_text()
     staged = users.with_suffix(".new")
     staged.write_text(before + format_entry("bob", make_credential("SCRAM-SHA-512", "bob-pw")) + "\n")
     staged.replace(users)  # one rename: no login reads half a file
     try:
         assert clients.confluent_produce(proxy.bootstrap, topic, [b"from-bob"], **conf) == 1
+        assert "User:bob" in seen_principals(proxy)  # the governance gate now compares bob too
     finally:
         users.write_text(before)
 

@@ -19,10 +19,16 @@ prefixed patterns matching a replicated topic, and the `*` wildcard), and every 
 TRANSACTIONAL_ID and CLUSTER binding, since consumers commit and transactional producers commit
 through those too, whatever their principal (a binding on B for a principal A never heard of is
 B granting more). Which principals count for SCRAM: every principal named in A's ACLs, every SCRAM
-user of A or B, plus `seen_principals`, the hook where principals seen through the proxy (SASL
-passthrough or termination, issue 12 item 3) are to be added: a principal clients authenticate as
-through the proxy must have its SCRAM credential on B too. On a plaintext listener the proxy sees no
-principal, so the set is A's.
+user of A or B, plus `seen_principals`, those that logged in through the proxy
+(`proxy.dataplane.seen_principals`): a principal clients authenticate as through the proxy must have
+its SCRAM credential on B too. While A's SCRAM list reads, it is the truth (a user deleted on A
+since it logged in is no longer granted), and every user on it is compared already. When it cannot
+be read, `seen_scram` (principal -> SCRAM mechanisms a broker of A accepted through a passthrough
+listener) stands in for it: such a login proves A granted the credential, so B lacking it blocks.
+A principal seen at a terminating listener needs nothing on B (the broker sees the proxy's service
+principal), and a PLAIN or OAUTHBEARER login's credential is not readable through the Kafka API:
+both are listed in the report's `seen_principals`, never a difference by themselves. On a plaintext
+listener the proxy sees no principal, so the set is A's.
 
 Topic configs that matter (`MATTERING_TOPIC_CONFIGS`): the issue's retention, cleanup policy,
 min.insync.replicas, max message bytes and compression, plus `message.timestamp.type` (a B that
@@ -36,7 +42,7 @@ Pure: the readers in proxy/upstream fill `GovernanceSnapshot`s; readiness (issue
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +110,7 @@ class GovernanceReport:
     topics: tuple[str, ...]
     principals: tuple[str, ...]
     differences: tuple[GovernanceDifference, ...]
+    seen_principals: tuple[str, ...] = ()  # those of `principals` that logged in through the proxy
 
     @property
     def blocking(self) -> tuple[GovernanceDifference, ...]:
@@ -111,18 +118,25 @@ class GovernanceReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "target": self.target, "topics": list(self.topics),
-                "principals": list(self.principals), "blocking": len(self.blocking),
+                "principals": list(self.principals), "seen_principals": list(self.seen_principals),
+                "blocking": len(self.blocking),
                 "differences": [d.to_dict() for d in self.differences]}
 
 
 def compare_governance(a: GovernanceSnapshot, b: GovernanceSnapshot, topics: Iterable[str],
-                       seen_principals: Iterable[str] = ()) -> GovernanceReport:
-    """Every difference between A and B that matters for clients of the replicated `topics` after a flip."""
+                       seen_principals: Iterable[str] = (),
+                       seen_scram: Mapping[str, Collection[str]] | None = None) -> GovernanceReport:
+    """Every difference between A and B that matters for clients of the replicated `topics` after a flip.
+
+    `seen_principals`: who logged in through the proxy; `seen_scram`: the SCRAM mechanisms A's
+    brokers accepted for them (passthrough), used when A's SCRAM list cannot be read."""
     topics = tuple(sorted(set(topics)))
-    principals = principals_to_compare(a, seen_principals)
+    seen = tuple(sorted(set(seen_principals) | set(seen_scram or ())))
+    principals = principals_to_compare(a, seen)
     differences = [*_unreadable(a, b), *_acls(a, b, topics), *_scram(a, b, principals),
+                   *_seen_scram(a, b, seen_scram or {}),
                    *_topic_configs(a, b, topics), *_partitions(a, b, topics), *_quotas(a, b)]
-    return GovernanceReport(a.cluster, b.cluster, topics, principals, tuple(differences))
+    return GovernanceReport(a.cluster, b.cluster, topics, principals, tuple(differences), seen)
 
 
 def principals_to_compare(a: GovernanceSnapshot, seen_principals: Iterable[str] = ()) -> tuple[str, ...]:
@@ -189,6 +203,18 @@ def _scram(a: GovernanceSnapshot, b: GovernanceSnapshot, principals: tuple[str, 
             elif mechanisms_a[mechanism] != mechanisms_b[mechanism]:  # salts differ anyway; iterations are visible
                 yield GovernanceDifference("scram_iterations_differ", subject,
                                            mechanisms_a[mechanism], mechanisms_b[mechanism], WARNING)
+
+
+def _seen_scram(a: GovernanceSnapshot, b: GovernanceSnapshot,
+                seen_scram: Mapping[str, Collection[str]]) -> Iterable[GovernanceDifference]:
+    """A SCRAM login through the proxy stands for A's grant while A's own list cannot be read."""
+    if a.scram is not None or b.scram is None:
+        return
+    for principal in sorted(seen_scram):
+        user = principal.removeprefix("User:")
+        for mechanism in sorted(set(seen_scram[principal]) - set(b.scram.get(user, {}))):
+            yield GovernanceDifference("scram_credential_missing_on_target", f"{principal} {mechanism}",
+                                       "logged in through the proxy", None, BLOCKING)
 
 
 def _topic_configs(a: GovernanceSnapshot, b: GovernanceSnapshot,

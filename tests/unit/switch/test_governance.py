@@ -104,6 +104,40 @@ def test_principals_are_a_s_acl_principals_and_scram_users_plus_those_seen() -> 
     assert report.principals == ("User:alice", "User:bob", "User:carol")
 
 
+def test_a_seen_scram_user_with_only_a_wildcard_acl_blocks_when_b_lacks_its_credential() -> None:
+    a = snapshot("A", {allow("User:*")}, scram={"dora": {"SCRAM-SHA-512": 4096}})
+    b = snapshot("B", {allow("User:*")})
+    report = compare_governance(a, b, TOPICS, ["User:dora"], {"User:dora": {"SCRAM-SHA-512"}})
+    assert [(d.kind, d.subject, d.severity) for d in report.differences] == [
+        ("scram_credential_missing_on_target", "User:dora SCRAM-SHA-512", BLOCKING)]
+    assert report.seen_principals == ("User:dora",)
+    assert "User:dora SCRAM-SHA-512" in (governance_gate(report, accept_gaps=False) or "")
+
+
+def test_when_a_s_scram_list_is_unreadable_a_login_seen_through_the_proxy_stands_for_it() -> None:
+    a = GovernanceSnapshot("A", acls=frozenset(), scram=None, topic_configs={}, partitions={}, quotas={},
+                           unreadable={"scram": "CLUSTER_AUTHORIZATION_FAILED (31)"})
+    seen = {"User:erin": {"SCRAM-SHA-256"}, "User:fay": {"SCRAM-SHA-512"}}
+    b = snapshot("B", scram={"fay": {"SCRAM-SHA-512": 4096}})
+    report = compare_governance(a, b, TOPICS, (), seen)
+    assert [(d.kind, d.subject, d.a, d.severity) for d in report.differences] == [
+        ("not_readable", "scram", "CLUSTER_AUTHORIZATION_FAILED (31)", WARNING),
+        ("scram_credential_missing_on_target", "User:erin SCRAM-SHA-256", "logged in through the proxy", BLOCKING)]
+    assert report.seen_principals == ("User:erin", "User:fay")
+
+
+def test_while_a_s_scram_list_reads_it_is_the_truth_for_seen_logins() -> None:
+    # gus logged in once, then was deleted on A: A no longer grants him, so B lacking him is no gap
+    report = compare_governance(snapshot("A"), snapshot("B"), TOPICS, (), {"User:gus": {"SCRAM-SHA-512"}})
+    assert report.differences == () and report.principals == ("User:gus",)
+
+
+def test_principals_seen_at_a_terminating_listener_or_with_plain_are_listed_only() -> None:
+    report = compare_governance(snapshot("A"), snapshot("B"), TOPICS, ["User:hal", "User:ivy"], {})
+    assert report.differences == ()
+    assert report.to_dict()["seen_principals"] == ["User:hal", "User:ivy"]
+
+
 def test_the_report_is_a_plain_json_record() -> None:
     report = compare_governance(snapshot("A", {allow("User:alice")}), snapshot("B"), TOPICS)
     record = json.loads(json.dumps(report.to_dict()))
