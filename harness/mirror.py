@@ -16,7 +16,7 @@ cycles. The MM2 jars are connect-mirror 4.3.1 (4.4.0 is not on Maven Central; se
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
@@ -122,8 +122,9 @@ class Mirror:
     """A running MirrorMaker 2 process replicating `source_alias` into `target_alias`."""
 
     def __init__(self, process: ManagedProcess, workdir: Path, source_alias: str, target_alias: str,
-                 source_bootstrap: str, target_bootstrap: str) -> None:
+                 source_bootstrap: str, target_bootstrap: str, relaunch: Callable[[], Mirror] | None = None) -> None:
         self.process = process
+        self._relaunch = relaunch
         self.workdir = workdir
         self.source_alias = source_alias
         self.target_alias = target_alias
@@ -136,6 +137,18 @@ class Mirror:
 
     def stop(self, grace_s: float = STOP_GRACE_S) -> None:
         processes.stop_many([self.process], grace_s)
+
+    def restart(self) -> None:
+        """Stop this MirrorMaker and start a fresh one with the same settings, in place: every holder
+        of this object (a session fixture's users) then sees the new process. A second MM2 with the
+        same aliases must never run beside the first instead: it joins the first one's Connect group,
+        and without the internal REST API neither worker can reconfigure its tasks, so new topics
+        stop being copied."""
+        if self._relaunch is None:
+            raise MirrorError("this MirrorMaker was not started by start_mirror and cannot be restarted")
+        self.stop()
+        fresh = self._relaunch()
+        self.process, self.workdir = fresh.process, fresh.workdir
 
     def kill(self) -> None:
         processes.kill_many([self.process])
@@ -188,7 +201,10 @@ def start_mirror(source: Cluster | str, target: Cluster | str, *, source_alias: 
                                logs_dir=workdir / "logs")
     process = processes.spawn(f"mirror-{source_alias}-{target_alias}", command, workdir / "mirror.log",
                               owned_dir=workdir)
-    mirror = Mirror(process, workdir, source_alias, target_alias, bootstrap_of(source), bootstrap_of(target))
+    mirror = Mirror(process, workdir, source_alias, target_alias, bootstrap_of(source), bootstrap_of(target),
+                    relaunch=lambda: start_mirror(source, target, source_alias=source_alias, target_alias=target_alias,
+                                                  topics=topics, groups=groups, overrides=overrides,
+                                                  ready_timeout_s=ready_timeout_s))
     if wait:
         try:
             mirror.wait_running(ready_timeout_s)

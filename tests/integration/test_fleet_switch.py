@@ -22,7 +22,7 @@ import pytest
 
 from harness import processes, workload
 from harness.etcd import Etcd
-from harness.mirror import Mirror, start_mirror, wait_for_records
+from harness.mirror import Mirror, wait_for_records
 from harness.proxy_process import ProxyProcess, raw_config
 from harness.tcp_link import TcpLink
 from harness.workload import SwitchRun, wait_until
@@ -40,18 +40,16 @@ MIRROR_READY_S = 300  # JVM start-up on a loaded 2-core machine
 
 
 class ModuleMirror:
-    """This module's own A->B MirrorMaker 2. A test that freezes it (SIGSTOP) gets a fresh one after
-    it: a MirrorMaker thawed after a long stop copied nothing new for over 5 minutes in a full run,
-    and every later test of the module then failed waiting for it."""
+    """The session's A->B MirrorMaker 2 (`mirror_ab`), never a second one: a second MM2 with the
+    same aliases joins the first one's Connect group, and without the internal REST API neither can
+    reconfigure its tasks, so new topics stop being copied (in a full run where the session's MM2
+    was already up, a topic of this module was not copied in 300 s). A test that freezes it
+    (SIGSTOP) has it restarted after it: a MirrorMaker thawed after a long stop may copy nothing new
+    for minutes, and every later user of the pair would wait for it."""
 
-    def __init__(self, a: Any, b: Any) -> None:
-        self._a, self._b = a, b
-        self.current = self._start()
+    def __init__(self, mirror: Mirror) -> None:
+        self.current = mirror
         self.frozen = False
-
-    def _start(self) -> Mirror:
-        return start_mirror(self._a.bootstrap, self._b.bootstrap, source_alias="A", target_alias="B",
-                            ready_timeout_s=MIRROR_READY_S)
 
     def freeze(self) -> None:
         self.frozen = True
@@ -62,18 +60,13 @@ class ModuleMirror:
 
     def renew_if_frozen(self) -> None:
         if self.frozen:
-            self.current.stop()
+            self.current.restart()
             self.frozen = False
-            self.current = self._start()
 
 
 @pytest.fixture(scope="module")
-def module_mirror(cluster_a: Any, cluster_b: Any) -> Iterator[ModuleMirror]:
-    started = ModuleMirror(cluster_a, cluster_b)
-    try:
-        yield started
-    finally:
-        started.current.stop()
+def module_mirror(mirror_ab: Mirror) -> ModuleMirror:
+    return ModuleMirror(mirror_ab)
 
 
 @pytest.fixture

@@ -25,11 +25,24 @@ def create_topic(bootstrap: str, name: str, partitions: int = 3) -> None:
     admin.create_topics([NewTopic(name, partitions, 1)])[name].result(30)
 
 
+def described_once_known(admin: AdminClient, name: str, timeout_s: float = 30) -> Any:
+    """DescribeTopics until every broker knows the new topic: CreateTopics is answered once the
+    controller has it, and a broker of a multi-node cluster may still answer UNKNOWN_TOPIC_OR_PART."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return admin.describe_topics(confluent_kafka.TopicCollection([name]))[name].result(30)
+        except confluent_kafka.KafkaException as exc:
+            if exc.args[0].code() != confluent_kafka.KafkaError.UNKNOWN_TOPIC_OR_PART or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def test_confluent_admin_creates_describes_and_deletes_topics_through_the_proxy(proxy_ab: Any) -> None:
     admin = AdminClient({"bootstrap.servers": proxy_ab.bootstrap})
     name = unique("admin")
     admin.create_topics([NewTopic(name, 4, 1)])[name].result(30)
-    described = admin.describe_topics(confluent_kafka.TopicCollection([name]))[name].result(30)
+    described = described_once_known(admin, name)
     assert len(described.partitions) == 4
     assert all(p.leader.port == proxy_ab.config.broker_port(p.leader.id) for p in described.partitions)
     cluster = admin.describe_cluster().result(30)
