@@ -161,9 +161,13 @@ class ConfluentTransactionalProducer(ConfluentProducer):
 class KafkaPythonProducer(ProducerWorker):
     library = "kafka-python"
 
+    def options(self) -> dict[str, Any]:
+        """Extra KafkaProducer settings (security, for instance); subclasses add theirs."""
+        return {}
+
     def run(self) -> None:
         client = kafka.KafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all",
-                                     linger_ms=5, compression_type=_codec_option(self.compression))
+                                     linger_ms=5, compression_type=_codec_option(self.compression), **self.options())
         started = time.monotonic()
         try:
             while not self.stopping:
@@ -185,9 +189,14 @@ class AiokafkaProducer(ProducerWorker):
     def run(self) -> None:
         asyncio.run(self._run())
 
+    def options(self) -> dict[str, Any]:
+        """Extra AIOKafkaProducer settings (security, for instance); subclasses add theirs."""
+        return {}
+
     async def _run(self) -> None:
         client = aiokafka.AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all",
-                                           linger_ms=5, compression_type=_codec_option(self.compression))
+                                           linger_ms=5, compression_type=_codec_option(self.compression),
+                                           **self.options())
         await client.start()
         started = time.monotonic()
         try:
