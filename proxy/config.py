@@ -132,9 +132,9 @@ class SwitchConfig:
     drain_timeout_s: float = 10
     catch_up_timeout_s: float = 60
     fetch_hold_timeout_s: float = 30
-    hold_fenced_produce: bool = True
+    hold_fenced_produce: bool = False
     """Hold a switch's fenced Produce unanswered until the flip instead of refusing it (issue 10):
-    the client then resends to B at once instead of sleeping a growing retry backoff."""
+    opt-in until the whole suite and the drill have run with it."""
     match_window_records: int = 20_000
     """How far behind its partition's end a group may be for the proxy to prove its position by
     comparing records on both clusters (each side reads at most this many records)."""
